@@ -1,0 +1,37 @@
+# Two commands do all set-up: `make run` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv dryrun lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+dryrun: $(STAMP)
+	$(BIN)/snakemake -n --configfile config.yaml
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint --configfile config.yaml
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/bench_metrics.py
+	$(BIN)/python benchmarks/bench_training.py
+
+clean:
+	rm -rf results/* .snakemake

@@ -1,0 +1,58 @@
+# transferscope: why does a pre-trained network transfer well or badly?
+# Run: `make run` (or `snakemake --cores all`); full experiments: `snakemake --configfile configs/<x>.yaml`.
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+report: "report/workflow.rst"
+
+sys.path.insert(0, workflow.basedir)  # the package is importable even when not pip-installed
+
+from transferscope.config import ConfigError, validate_config
+
+
+# The embedded default is used only when no --configfile is given: a full experiment config replaces it
+# instead of being deep-merged into it.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+try:
+    validate_config(config)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+
+include: "rules/common.smk"
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_]+",
+    source=r"[A-Za-z0-9_]+",
+    target=r"[A-Za-z0-9_]+",
+    arch=r"[A-Za-z0-9_]+",
+    seed=r"[0-9]+",
+    ckpt=r"step[0-9]+|epoch[0-9]+|final",
+    mode=r"full|linear|freeze-[A-Za-z0-9_]+",
+
+
+include: "rules/data.smk"
+include: "rules/pretrain.smk"
+include: "rules/finetune.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True
+
+
+onerror:
+    print(
+        "transferscope: a job failed. Its log is under results/logs/ (path printed above). "
+        "Rerun the same command to resume; finished jobs are kept.",
+        file=sys.stderr,
+    )

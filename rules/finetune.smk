@@ -1,0 +1,68 @@
+rule finetune:
+    """Fine-tune one pre-training checkpoint on one target in one mode."""
+    input:
+        target=DATA.replace("{dataset}", "{target}"),
+        checkpoint=PRETRAIN_CKPT,
+    output:
+        FINETUNE,
+    params:
+        recipe=mode_recipe,
+        reinit=config["finetune"]["reinit"],
+        eval_points=config["finetune"]["eval_points"],
+        device=config["device"],
+    log:
+        f"{LOGS}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{ckpt}}/{{mode}}.log",
+    benchmark:
+        f"{BENCH}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{ckpt}}/{{mode}}.tsv"
+    threads: THREADS
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/finetune.py"
+
+
+rule scratch:
+    """From-scratch baseline: the target trained from a random network with the fine-tuning recipe."""
+    input:
+        target=DATA.replace("{dataset}", "{target}"),
+    output:
+        SCRATCH,
+    params:
+        recipe=config["finetune"]["recipe"],
+        eval_points=config["finetune"]["eval_points"],
+        device=config["device"],
+    log:
+        f"{LOGS}/scratch/{{target}}/{{arch}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/scratch/{{target}}/{{arch}}/seed{{seed}}.tsv"
+    threads: THREADS
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/scratch.py"
+
+
+rule finetune_table:
+    """Collect every fine-tuning and scratch result into tidy tables (final results and curves)."""
+    input:
+        finetune_results(),
+        scratch_results(),
+    output:
+        table=f"{TABLES}/finetune.csv",
+        curves=f"{TABLES}/finetune_curves.csv",
+    log:
+        f"{LOGS}/tables/finetune.log",
+    benchmark:
+        f"{BENCH}/tables/finetune.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/finetune_table.py"

@@ -1,0 +1,111 @@
+import pytest
+import torch
+
+from transferscope.data.bundle import Bundle
+from transferscope.data.prepare import build_bundle
+from transferscope.models import build_model
+from transferscope.training.augment import augment
+from transferscope.training.loop import NonFiniteLossError, TensorData, train
+from transferscope.training.optim import lr_factor
+from transferscope.training.points import point_step, sort_points
+
+RECIPE = {"optimizer": "adam", "lr": 1e-3, "batch_size": 32, "epochs": 3, "schedule": "constant", "augment": {}}
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    spec = {"source": "sklearn_digits", "derive": [{"op": "class_subset", "classes": [0, 1, 2]}, {"op": "pad", "size": 12}],
+            "few_shot": 40}
+    return build_bundle("digits012", spec)
+
+
+def fresh(bundle, seed=0):
+    torch.manual_seed(seed)
+    c, h, _ = bundle.shape
+    return build_model("mnist_cnn", bundle.n_classes, c, h)
+
+
+def test_points():
+    assert point_step("step0", 10, 3) == 0 and point_step("epoch2", 10, 3) == 20 and point_step("final", 10, 3) == 30
+    assert sort_points(["final", "epoch1", "step5"], 10, 3) == ["step5", "epoch1", "final"]
+    with pytest.raises(ValueError, match="beyond"):
+        point_step("epoch4", 10, 3)
+
+
+def test_training_learns_and_saves_points(bundle):
+    model, data = fresh(bundle), TensorData.from_bundle(bundle)
+    seen = {}
+    result = train(model, data, RECIPE, seed=1, points=["step0", "step2", "epoch1", "final"],
+                   on_point=lambda p, m, info: seen.setdefault(p, info))
+    assert list(seen) == ["step0", "step2", "epoch1", "final"]
+    assert seen["step2"]["step"] == 2 and seen["final"]["step"] == 3 * 4
+    assert result.history[-1]["test_acc"] > 0.8 > seen["step0"]["test_acc"]
+    assert len(result.history) == 3 and 1 <= result.best_epoch <= 3
+
+
+def test_same_seed_same_weights(bundle):
+    data = TensorData.from_bundle(bundle)
+    a, b, c = fresh(bundle), fresh(bundle), fresh(bundle)
+    for model, seed in ((a, 5), (b, 5), (c, 6)):
+        train(model, data, RECIPE, seed=seed)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+    assert not torch.equal(a.fc2.weight, c.fc2.weight)
+
+
+def test_interrupted_run_resumes_to_identical_weights(bundle, tmp_path):
+    data = TensorData.from_bundle(bundle)
+    reference = fresh(bundle)
+    train(reference, data, RECIPE, seed=3)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(epoch, row):
+        if epoch == 2:
+            raise Killed
+
+    model = fresh(bundle)
+    with pytest.raises(Killed):
+        train(model, data, RECIPE, seed=3, resume_dir=tmp_path, on_epoch_end=kill_after_two)
+    assert (tmp_path / "state.pt").exists()
+    resumed = fresh(bundle, seed=99)  # different init: everything must come from the resume state
+    result = train(resumed, data, RECIPE, seed=3, resume_dir=tmp_path)
+    assert len(result.history) == 3
+    for (k, va), vb in zip(reference.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+def test_nan_loss_stops_with_message(bundle):
+    model, data = fresh(bundle), TensorData.from_bundle(bundle)
+    with torch.no_grad():
+        model.fc2.bias.fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match="loss became nan at epoch 1, step 1"):
+        train(model, data, RECIPE, seed=0)
+
+
+def test_lr_schedules():
+    r = {"epochs": 4, "schedule": "cosine"}
+    assert [round(lr_factor(r, e), 4) for e in range(4)] == [1.0, 0.8536, 0.5, 0.1464]
+    r = {"epochs": 4, "schedule": "step", "step_size": 2, "gamma": 0.5}
+    assert [lr_factor(r, e) for e in range(4)] == [1.0, 1.0, 0.5, 0.5]
+
+
+def test_augment_translate_and_flip():
+    x = torch.zeros(64, 1, 5, 5)
+    x[:, :, 2, 2] = 1.0
+    g = torch.Generator().manual_seed(0)
+    out = augment(x, g, translate=1)
+    assert out.shape == x.shape and torch.equal(out.sum((1, 2, 3)), torch.ones(64))
+    positions = {tuple(torch.nonzero(o[0])[0].tolist()) for o in out}
+    assert len(positions) == 9  # every shift by -1..1 in both directions occurs
+    y = torch.arange(5.0).view(1, 1, 1, 5).repeat(200, 1, 5, 1)
+    flipped = augment(y, g, hflip=True)
+    n_flipped = (flipped[:, 0, 0, 0] == 4).sum().item()
+    assert 60 < n_flipped < 140 and ((flipped[:, 0, 0, 0] == 0) | (flipped[:, 0, 0, 0] == 4)).all()
+
+
+def test_tensor_data_from_bundle(bundle):
+    data = TensorData.from_bundle(bundle)
+    assert data.x_train.dtype == torch.uint8 and set(data.evals) == {"val", "test"}
+    assert isinstance(bundle, Bundle)

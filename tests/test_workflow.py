@@ -1,0 +1,173 @@
+"""End-to-end: the real Snakemake workflow on a tiny config, plus rerun and resource behaviour."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+TINY = os.path.join(REPO, "tests", "data", "config_tiny.yaml")
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir, *args, configfile=TINY, check=True, repo=REPO):
+    cmd = [SNAKEMAKE, "--snakefile", os.path.join(repo, "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(configfile), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> count from the 'Job stats' table of a dry run."""
+    stats = output.split("Job stats:")[-1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory):
+    """A copy of the workflow files, so a test may edit a plotting module without touching the repository."""
+    dest = tmp_path_factory.mktemp("workflow") / "repo"
+    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "*.egg-info",
+                                                              "__pycache__", ".pytest_cache"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, workflow_copy):
+    workdir = tmp_path_factory.mktemp("run")
+    snakemake(workdir, "--cores", "2", repo=workflow_copy)
+    return workdir
+
+
+def test_run_produces_tables_and_figures(finished_run):
+    table = pd.read_csv(finished_run / "results/tables/finetune.csv")
+    expected = {"target", "source", "arch", "seed", "checkpoint", "mode", "test_acc", "test_loss", "best_epoch",
+                "train_seconds"}
+    assert expected <= set(table.columns)
+    assert len(table) == 2 * 2 * 2 + 1  # sources × checkpoints × modes + scratch
+    assert set(table["mode"]) == {"full", "freeze:conv1"}
+    assert table["test_acc"].between(0, 1).all()
+    real = table[(table.source == "digits03") & (table.checkpoint == "final") & (table["mode"] == "full")]
+    assert real["test_acc"].iloc[0] > 0.5  # a real transfer from real digits learns the target
+    pre = pd.read_csv(finished_run / "results/tables/pretrain.csv")
+    assert {"source", "seed", "epoch", "train_loss", "test_acc", "lr", "images_per_s"} <= set(pre.columns)
+    curves = pd.read_csv(finished_run / "results/tables/finetune_curves.csv")
+    assert set(curves["point"]) == {"step0", "epoch1", "final"}
+    for name in ("pretrain_curves", "finetune_vs_checkpoint", "transfer_gain"):
+        assert (finished_run / f"results/figures/{name}.png").stat().st_size > 10_000
+    assert not list(finished_run.glob("results/**/.resume*"))  # resume state cleaned up
+    assert not list(finished_run.glob("results/**/*.tmp"))  # nothing half-written
+
+
+def test_report(finished_run, workflow_copy):
+    snakemake(finished_run, "--report", "results/report.html", repo=workflow_copy)
+    html = (finished_run / "results/report.html").read_text(errors="ignore")
+    assert "transfer_gain" in html and "Fine-tuning" in html
+
+
+def test_nothing_to_do_after_run(finished_run, workflow_copy):
+    out = snakemake(finished_run, "-n", repo=workflow_copy).stdout
+    assert "Nothing to be done" in out
+
+
+def test_plot_option_reruns_only_figures(finished_run, workflow_copy, tmp_path):
+    cfg = yaml.safe_load(open(TINY))
+    cfg["figures"]["dpi"] = 70
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(snakemake(finished_run, "-n", configfile=changed, repo=workflow_copy).stdout)
+    assert set(jobs) - {"all"} == {"figure_pretrain_curves", "figure_finetune_vs_checkpoint", "figure_transfer_gain"}
+
+
+def test_plot_module_edit_reruns_only_its_figure(finished_run, workflow_copy):
+    module = workflow_copy / "transferscope" / "plots" / "transfer_gain.py"
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# edited: a new colour map\n")
+        stat = module.stat()
+        os.utime(module, (stat.st_atime, stat.st_mtime + 5))
+        jobs = planned_jobs(snakemake(finished_run, "-n", repo=workflow_copy).stdout)
+    finally:
+        module.write_text(original)
+    assert set(jobs) - {"all"} == {"figure_transfer_gain"}
+
+
+def test_cuda_config_requests_gpu_on_training_jobs(tmp_path):
+    cfg = yaml.safe_load(open(TINY))
+    cfg["device"] = "cuda"
+    path = tmp_path / "cuda.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = snakemake(tmp_path, "-n", configfile=path).stdout
+    blocks = [b for b in out.split("\n\n") if re.search(r"^rule (pretrain|finetune|scratch):", b.strip(), re.M)]
+    assert len(blocks) == 2 + 8 + 1
+    assert all("gpu=1" in b for b in blocks)
+    other = [b for b in out.split("\n\n") if re.search(r"^rule (prepare_dataset|figure_\w+):", b.strip(), re.M)]
+    assert other and not any("gpu=1" in b for b in other)
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda c: c["pretrain"]["recipe"].__setitem__("epochs", -2), "pretrain.recipe.epochs"),
+    (lambda c: c.__setitem__("targets", ["imagenet"]), "targets[0]"),
+    (lambda c: c.__setitem__("unknown_key", 1), "unknown_key"),
+])
+def test_bad_config_fails_before_any_job(tmp_path, edit, key):
+    cfg = yaml.safe_load(open(TINY))
+    edit(cfg)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "--cores", "1", configfile=path, check=False)
+    assert proc.returncode != 0
+    assert key in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_killed_job_leaves_no_output_and_resumes(tmp_path):
+    """A pre-training job interrupted after its first epoch leaves no declared output; the rerun resumes."""
+    from transferscope.data.prepare import build_bundle
+    from transferscope.training import pretrain as pretrain_mod
+
+    cfg = yaml.safe_load(open(TINY))
+    bundle = build_bundle("digits03", cfg["datasets"]["digits03"])
+    bundle.save(tmp_path / "d.pt")
+    recipe = {"optimizer": "adam", "lr": 0.002, "batch_size": 64, "epochs": 3, "schedule": "constant", "augment": {}}
+    outs = {p: str(tmp_path / f"ckpt/{p}.pt") for p in ("step0", "epoch1", "final")}
+    log = tmp_path / "ckpt/train_log.csv"
+    code = (
+        "import sys, torch\n"
+        "torch.set_num_threads(1)  # same threads as this process: same floating-point results\n"
+        "from transferscope.training import loop\n"
+        "orig = loop.train\n"
+        "def killing(*a, **k):\n"
+        "    k['on_epoch_end'] = lambda e, row: (_ for _ in ()).throw(SystemExit(9)) if e == 2 else None\n"
+        "    return orig(*a, **k)\n"
+        "from transferscope.training import pretrain\n"
+        "pretrain.train = killing\n"
+        f"pretrain.run_pretrain({str(tmp_path / 'd.pt')!r}, arch='mnist_cnn', seed=1, recipe={recipe!r}, "
+        f"checkpoints={outs!r}, train_log={str(log)!r}, device='cpu')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    assert not any(os.path.exists(p) for p in outs.values()) and not log.exists()
+    assert (tmp_path / "ckpt/.resume_train_log/state.pt").exists()
+    pretrain_mod.run_pretrain(tmp_path / "d.pt", arch="mnist_cnn", seed=1, recipe=recipe, checkpoints=outs,
+                              train_log=log, device="cpu")
+    frame = pd.read_csv(log)
+    assert frame["epoch"].tolist() == [1, 2, 3]
+    assert not (tmp_path / "ckpt/.resume_train_log").exists()
+    # the resumed run equals an uninterrupted one
+    fresh = {p: str(tmp_path / f"fresh/{p}.pt") for p in outs}
+    pretrain_mod.run_pretrain(tmp_path / "d.pt", arch="mnist_cnn", seed=1, recipe=recipe, checkpoints=fresh,
+                              train_log=tmp_path / "fresh/log.csv", device="cpu")
+    import torch
+
+    a, b = torch.load(outs["final"], weights_only=False), torch.load(fresh["final"], weights_only=False)
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k

@@ -1,0 +1,170 @@
+"""Configuration: schema validation with defaults, cross-checks, and the wildcard lists derived from it.
+
+Everything the workflow enumerates (datasets, sources, targets, seeds, checkpoints, modes) comes from here, so
+rules never hard-code a dataset or a number.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the offending key."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _validator_with_defaults(schema: dict):
+    import jsonschema
+
+    base = jsonschema.Draft7Validator
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+                elif "$ref" in sub and "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    cls = jsonschema.validators.extend(base, {"properties": set_defaults})
+    return cls(schema)
+
+
+def _key_path(error) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in error.absolute_path]
+    text = ""
+    for p in parts:
+        text += p if p.startswith("[") or not text else "." + p
+    return text or "<top level>"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate ``config`` in place (defaults filled in, keys sorted) and return it.
+
+    Raises ConfigError naming every offending key, e.g. ``pretrain.recipe.epochs: -1 is less than the minimum of 1``.
+    """
+    schema = schema or load_schema()
+    if not isinstance(config, dict):
+        raise ConfigError("config must be a mapping")
+    validator = _validator_with_defaults(schema)
+    # Defaults are filled while validating; run twice so defaults of nested defaults are filled too.
+    for _ in range(2):
+        errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+        if errors:
+            break
+    if errors:
+        lines = [f"  {_key_path(e)}: {_message(e)}" for e in errors]
+        raise ConfigError("invalid configuration (schemas/config.schema.yaml):\n" + "\n".join(lines))
+    _cross_check(config)
+    canonical = _sort_keys(config)
+    config.clear()
+    config.update(canonical)
+    return config
+
+
+def _sort_keys(obj: Any) -> Any:
+    """Mappings with keys in sorted order, recursively: rule params then do not depend on the key order of the
+    YAML file (Snakemake compares params by their text), so reordering a config never reruns a job."""
+    if isinstance(obj, dict):
+        return {k: _sort_keys(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, list):
+        return [_sort_keys(v) for v in obj]
+    return obj
+
+
+def _message(error) -> str:
+    if error.validator == "additionalProperties":
+        return f"{error.message} (unknown key; see schemas/config.schema.yaml)"
+    return error.message
+
+
+def _cross_check(config: dict) -> None:
+    datasets = config["datasets"]
+    problems = []
+    for role in ("sources", "targets"):
+        for i, name in enumerate(config[role]):
+            if name not in datasets:
+                problems.append(f"  {role}[{i}]: dataset {name!r} is not defined under 'datasets' (defined: {sorted(datasets)})")
+        if len(set(config[role])) != len(config[role]):
+            problems.append(f"  {role}: duplicate entries")
+    if "scratch" in datasets:
+        problems.append("  datasets.scratch: 'scratch' is reserved for the from-scratch baseline")
+    for name, spec in datasets.items():
+        if spec["source"] == "image_folder" and "path" not in spec:
+            problems.append(f"  datasets.{name}.path: required when source is image_folder")
+        if spec["source"] in ("image_folder", "oxford_pets") and "image_size" not in spec:
+            problems.append(f"  datasets.{name}.image_size: required for source {spec['source']}")
+        for j, op in enumerate(spec.get("derive", [])):
+            from transferscope.data.derive import check_op
+
+            msg = check_op(op)
+            if msg:
+                problems.append(f"  datasets.{name}.derive[{j}]: {msg}")
+    for i, mode in enumerate(config["finetune"]["modes"]):
+        if mode.startswith("freeze:"):
+            layer = mode.split(":", 1)[1]
+            from transferscope.models import layer_names
+
+            for arch in config["archs"]:
+                if layer not in layer_names(arch):
+                    problems.append(f"  finetune.modes[{i}]: layer {layer!r} is not a layer of {arch} ({layer_names(arch)})")
+    recipe_keys = set(config["finetune"]["recipe"])
+    for mode, override in config["finetune"]["mode_recipes"].items():
+        if mode not in config["finetune"]["modes"]:
+            problems.append(f"  finetune.mode_recipes.{mode}: not one of finetune.modes {config['finetune']['modes']}")
+        for key in set(override) - recipe_keys:
+            problems.append(f"  finetune.mode_recipes.{mode}.{key}: unknown recipe key (known: {sorted(recipe_keys)})")
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML config file and validate it."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    with open(path) as fh:
+        config = yaml.safe_load(fh) or {}
+    return validate_config(config)
+
+
+# --- wildcards ---------------------------------------------------------------------------------------------
+
+def mode_token(mode: str) -> str:
+    """Path-safe token of a fine-tuning mode: 'freeze:conv2' -> 'freeze-conv2'."""
+    return mode.replace(":", "-")
+
+
+def mode_from_token(token: str) -> str:
+    return token.replace("-", ":", 1) if token.startswith("freeze-") else token
+
+
+def used_datasets(config: dict) -> list[str]:
+    """Datasets that some source or target needs, in first-use order."""
+    seen: list[str] = []
+    for name in list(config["sources"]) + list(config["targets"]):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def finetune_recipe(config: dict, mode: str) -> dict:
+    """The fine-tuning recipe of ``mode`` (a mode or its path token): base recipe + ``mode_recipes`` override."""
+    mode = mode_from_token(mode)
+    return {**config["finetune"]["recipe"], **config["finetune"]["mode_recipes"].get(mode, {})}
+
+
+def uses_gpu(config: dict) -> int:
+    """Value of the ``gpu`` resource of training rules: 1 when device is cuda, else 0."""
+    return 1 if config.get("device") == "cuda" else 0

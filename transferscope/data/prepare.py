@@ -1,0 +1,68 @@
+"""From a dataset spec in the config to a saved tensor bundle."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from transferscope.data.bundle import TRAIN, Bundle, RawDataset
+from transferscope.data.derive import apply_derivations
+from transferscope.data.offline_sources import OFFLINE_LOADERS
+from transferscope.data.split import few_shot, stratified_split
+
+TORCHVISION_SOURCES = ("mnist", "fashionmnist", "kmnist", "cifar10", "cifar100", "svhn", "oxford_pets")
+
+
+def load_source(spec: dict, data_root: str | Path = "data", download: bool = False) -> RawDataset:
+    """Load the raw images of a dataset spec's ``source``."""
+    source = spec["source"]
+    if source in OFFLINE_LOADERS:
+        return OFFLINE_LOADERS[source]()
+    if source in TORCHVISION_SOURCES:
+        from transferscope.data.torchvision_sources import load_torchvision
+
+        return load_torchvision(source, data_root, download=download, image_size=spec.get("image_size"))
+    if source == "image_folder":
+        from transferscope.data.image_folder import load_image_folder
+
+        return load_image_folder(spec["path"], image_size=spec["image_size"], channels=spec.get("channels", 3))
+    raise ValueError(f"unknown dataset source {source!r}")
+
+
+def build_bundle(name: str, spec: dict, data_root: str | Path = "data", download: bool = False) -> Bundle:
+    """Load, derive, split, subsample and compute normalisation for one named dataset."""
+    raw = load_source(spec, data_root, download)
+    split_cfg = {"test": 0.2, "val": 0.1, "seed": 0, **spec.get("split", {})}
+    raw = apply_derivations(raw, spec.get("derive", []), seed=split_cfg["seed"])
+    split = stratified_split(raw.labels, raw.split, split_cfg["test"], split_cfg["val"], split_cfg["seed"])
+    images, labels = raw.images, raw.labels
+    if spec.get("few_shot"):
+        keep = few_shot(labels, split, spec["few_shot"], split_cfg["seed"])
+        images, labels, split = images[keep], labels[keep], split[keep]
+    mean, std = _normalisation(spec.get("normalize", "auto"), images[split == TRAIN])
+    meta = {
+        "name": name,
+        "source": spec["source"],
+        "derive": spec.get("derive", []),
+        "split": split_cfg,
+        "few_shot": spec.get("few_shot"),
+        "mean": mean,
+        "std": std,
+        **{f"origin_{k}": v for k, v in raw.meta.items()},
+    }
+    return Bundle(images.contiguous(), labels, split, list(raw.classes), meta)
+
+
+def _normalisation(option, train_images: torch.Tensor) -> tuple[list[float], list[float]]:
+    channels = train_images.shape[1]
+    if option == "none":
+        return [0.0] * channels, [1.0] * channels
+    if isinstance(option, dict):
+        mean, std = list(option["mean"]), list(option["std"])
+        if len(mean) != channels or len(std) != channels:
+            raise ValueError(f"normalize: mean/std need {channels} values (one per channel)")
+        return mean, std
+    x = train_images.to(torch.float64) / 255.0
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3)).clamp_min(1e-6)
+    return [float(m) for m in mean], [float(s) for s in std]

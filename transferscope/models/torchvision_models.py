@@ -1,0 +1,120 @@
+"""torchvision VGG16 and ResNet-50 with named taps; weights only from a local file (checksum verified)."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_weights_file(path: str | Path, sha256: str | None = None) -> dict:
+    """State dict from a local file; raises naming the path when missing, corrupt or the checksum differs."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"weights file not found: {path} (config key weights.<arch>.path)")
+    if sha256 is not None:
+        actual = sha256_of(path)
+        if actual != sha256:
+            raise ValueError(f"weights file {path}: sha256 {actual} does not match weights.<arch>.sha256 {sha256}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RuntimeError(f"could not read weights file {path}: {exc}") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    return state
+
+
+class VGG16Taps(nn.Module):
+    """torchvision VGG16; taps in, pool1..pool5, fc1, fc2, out (thesis A's VGG taps)."""
+
+    layer_names = tuple(f"conv{b}_{i}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3)) for i in range(1, n + 1)) + (
+        "fc1", "fc2", "fc3")
+    tap_names = ("in", "pool1", "pool2", "pool3", "pool4", "pool5", "fc1", "fc2", "out")
+    head_name = "fc3"
+
+    def __init__(self, n_classes: int = 1000, in_channels: int = 3, image_size: int = 224):
+        super().__init__()
+        from torchvision.models import vgg16
+
+        net = vgg16(weights=None)
+        self.features = net.features
+        self.avgpool = net.avgpool
+        self.classifier = net.classifier
+        if n_classes != 1000:
+            self.classifier[6] = nn.Linear(4096, n_classes)
+        # names of modules for layer-wise freezing / re-init
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        self._layers = dict(zip(self.layer_names[:13], convs))
+        self._layers.update(fc1=self.classifier[0], fc2=self.classifier[3], fc3=self.classifier[6])
+
+    def named_layer(self, name: str) -> nn.Module:
+        return self._layers[name]
+
+    def forward(self, x: torch.Tensor, taps: bool = False):
+        out = {"in": x}
+        pool = 0
+        for module in self.features:
+            x = module(x)
+            if isinstance(module, nn.MaxPool2d):
+                pool += 1
+                out[f"pool{pool}"] = x
+        x = torch.flatten(self.avgpool(x), 1)
+        x = self.classifier[2](F.relu(self.classifier[0](x)))
+        out["fc1"] = x
+        x = self.classifier[5](F.relu(self.classifier[3](x)))
+        out["fc2"] = x
+        x = F.log_softmax(self.classifier[6](x), dim=1)
+        out["out"] = x
+        return out if taps else x
+
+
+class ResNet50Taps(nn.Module):
+    """torchvision ResNet-50; taps in, stem, layer1..layer4, pool, out."""
+
+    layer_names = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
+    tap_names = ("in", "stem", "layer1", "layer2", "layer3", "layer4", "pool", "out")
+    head_name = "fc"
+
+    def __init__(self, n_classes: int = 1000, in_channels: int = 3, image_size: int = 224):
+        super().__init__()
+        from torchvision.models import resnet50
+
+        net = resnet50(weights=None)
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
+        self.fc = nn.Linear(2048, n_classes)
+
+    def forward(self, x: torch.Tensor, taps: bool = False):
+        out = {"in": x}
+        for name in ("stem", "layer1", "layer2", "layer3", "layer4"):
+            x = getattr(self, name)(x)
+            out[name] = x
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        out["pool"] = x
+        x = F.log_softmax(self.fc(x), dim=1)
+        out["out"] = x
+        return out if taps else x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x, taps=True)["pool"]
+
+    @staticmethod
+    def convert_torchvision_state(state: dict) -> dict:
+        """Map torchvision resnet50 keys (conv1., bn1.) onto ours (stem.0., stem.1.)."""
+        out = {}
+        for key, value in state.items():
+            key = key.replace("conv1.", "stem.0.", 1) if key.startswith("conv1.") else key
+            key = key.replace("bn1.", "stem.1.", 1) if key.startswith("bn1.") else key
+            out[key] = value
+        return out

@@ -1,0 +1,46 @@
+"""Run-time environment of a job: device choice, threads, seeds and logging."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+
+import torch
+
+
+def resolve_device(option: str = "auto") -> torch.device:
+    """'auto' -> cuda when visible, else cpu; 'cuda' without a visible GPU is an error."""
+    if option == "cpu":
+        return torch.device("cpu")
+    if option == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("config key device is 'cuda' but this job sees no CUDA device "
+                               f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+        return torch.device("cuda")
+    if option == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    raise ValueError(f"config key device: unknown value {option!r} (auto|cpu|cuda)")
+
+
+def derive_seed(*parts) -> int:
+    """A 31-bit seed from any parts, e.g. ('finetune', target, source, seed, checkpoint)."""
+    blob = "/".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def setup_job(log_file: str | None = None, threads: int = 1) -> logging.Logger:
+    """Log to ``log_file`` and stderr with timestamps; limit torch to ``threads`` CPU threads."""
+    torch.set_num_threads(max(1, int(threads)))
+    logger = logging.getLogger("transferscope")
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    for h in handlers:
+        h.setFormatter(fmt)
+        logger.addHandler(h)
+    return logger

@@ -1,0 +1,54 @@
+"""Tidy tables assembled from per-job artefacts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from transferscope.io import write_csv
+
+FINETUNE_COLUMNS = ["target", "source", "arch", "seed", "checkpoint", "mode", "test_acc", "test_loss", "best_epoch",
+                    "best_val_acc", "val_acc", "train_seconds", "n_train", "epochs", "trainable_params"]
+
+
+def read_json(path: str | Path) -> dict:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"result file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"result file {path} is not valid JSON ({exc}); delete it and rerun") from exc
+
+
+def concat_csv(paths: list[str], out: str | Path) -> pd.DataFrame:
+    frame = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    write_csv(out, frame)
+    return frame
+
+
+def finetune_tables(paths: list[str], table_out: str | Path, curves_out: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per fine-tuning job (FINETUNE_COLUMNS) and one row per (job, eval point) for the curves."""
+    rows, curves = [], []
+    for path in paths:
+        res = read_json(path)
+        rows.append({c: res.get(c) for c in FINETUNE_COLUMNS})
+        for point in res.get("curve", []):
+            curves.append({**{c: res.get(c) for c in FINETUNE_COLUMNS[:6]}, "point": point["point"],
+                           "step": point["step"], "epoch": point["epoch"], "test_acc": point.get("test_acc"),
+                           "test_loss": point.get("test_loss")})
+    table = pd.DataFrame(rows, columns=FINETUNE_COLUMNS)
+    write_csv(table_out, table)
+    curve_frame = pd.DataFrame(curves)
+    write_csv(curves_out, curve_frame)
+    return table, curve_frame
+
+
+def with_gain(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``scratch_acc`` (same target, arch, seed) and ``gain`` = test_acc − scratch_acc (accuracy points, 0..1)."""
+    scratch = table[table["source"] == "scratch"][["target", "arch", "seed", "test_acc"]]
+    scratch = scratch.rename(columns={"test_acc": "scratch_acc"})
+    merged = table[table["source"] != "scratch"].merge(scratch, on=["target", "arch", "seed"], how="left")
+    merged["gain"] = merged["test_acc"] - merged["scratch_acc"]
+    return merged

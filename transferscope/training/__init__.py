@@ -1,0 +1,1 @@
+"""Training: the tensor loop, points, optimizers, augmentation, pre-training and fine-tuning jobs."""

@@ -1,0 +1,84 @@
+"""Fine-tuning job: one (target, source checkpoint or scratch, arch, seed, mode)."""
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+
+from transferscope.config import mode_from_token
+from transferscope.data.bundle import Bundle
+from transferscope.io import provenance, write_json
+from transferscope.models import build_model, freeze_prefix, reinit_layers
+from transferscope.runtime import derive_seed, resolve_device
+from transferscope.training.loop import TensorData, train
+from transferscope.training.pretrain import load_checkpoint, model_from_checkpoint
+
+log = logging.getLogger("transferscope")
+
+
+def prepare_model(blob: dict, target: Bundle, mode: str, reinit: list[str], seed: int, path="?") -> torch.nn.Module:
+    """Pre-trained model adapted to the target: head re-initialised (plus ``reinit`` layers), prefix frozen.
+
+    - ``full``: all weights train; ``reinit`` layers and the head re-initialised.
+    - ``linear``: every layer but the (new) head frozen.
+    - ``freeze:<layer>``: layers up to <layer> frozen; ``reinit`` layers and the head re-initialised.
+    """
+    c, h, _ = target.shape
+    if (blob["in_channels"], blob["image_size"]) != (c, h):
+        raise ValueError(f"checkpoint {path} expects {blob['in_channels']}×{blob['image_size']}² images but target "
+                         f"{target.meta.get('name')} has {c}×{h}²: add resize/grayscale/rgb derivations to the target")
+    model = model_from_checkpoint(blob, path)
+    reinit_seed = derive_seed("reinit", target.meta.get("name"), seed)
+    if mode == "linear":
+        reinit_layers(model, ["head"], target.n_classes, reinit_seed)
+        freeze_prefix(model, model.layer_names[-2])
+    else:
+        reinit_layers(model, list(reinit), target.n_classes, reinit_seed)
+        if mode.startswith("freeze:"):
+            freeze_prefix(model, mode.split(":", 1)[1])
+    return model
+
+
+def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch: str, seed: int, mode: str,
+                 recipe: dict, reinit: list[str], eval_points: list[str], result_path: str | Path,
+                 keys: dict, device: str = "auto") -> dict:
+    """Fine-tune (or, with ``checkpoint=None``, train from scratch) and write the result JSON.
+
+    ``keys`` (target, source, checkpoint, ...) are copied into the result for the tidy table.
+    """
+    dev = resolve_device(device)
+    target = Bundle.load(target_path)
+    mode = mode_from_token(mode)
+    c, h, _ = target.shape
+    if checkpoint is None:
+        torch.manual_seed(derive_seed("scratch", target.meta.get("name"), arch, seed))
+        model = build_model(arch, target.n_classes, c, h)
+        if mode != "full":
+            raise ValueError("the scratch baseline trains all weights (mode full)")
+    else:
+        model = prepare_model(load_checkpoint(checkpoint), target, mode, reinit, seed, checkpoint)
+    model = model.to(dev)
+    data = TensorData.from_bundle(target, dev)
+    resume_dir = Path(result_path).parent / ".resume"
+    label = "finetune " + " ".join(f"{k}={v}" for k, v in keys.items())
+    run_seed = derive_seed("finetune", *keys.values(), arch, seed, mode)
+    points = list(dict.fromkeys([*eval_points, "final"]))
+    result = train(model, data, recipe, seed=run_seed, points=points, resume_dir=resume_dir, label=label,
+                   epoch_evals=("val",))
+    last = result.points["final"]
+    out = {
+        **keys,
+        "arch": arch, "seed": seed, "mode": mode,
+        "test_acc": last.get("test_acc"), "test_loss": last.get("test_loss"),
+        "val_acc": last.get("val_acc"), "final_step": last["step"], "best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc,
+        "train_seconds": result.seconds, "n_train": len(data.y_train), "epochs": recipe["epochs"],
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "curve": [{"point": p, **info} for p, info in result.points.items()],
+        "history": result.history,
+        "provenance": provenance(device=str(dev), recipe=recipe, reinit=reinit, checkpoint=str(checkpoint)),
+    }
+    write_json(result_path, out)
+    shutil.rmtree(resume_dir, ignore_errors=True)
+    return out

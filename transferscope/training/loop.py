@@ -1,0 +1,216 @@
+"""One training loop over in-memory tensors, with checkpoints at points, resume state and a NaN guard.
+
+The whole (small) dataset lives as one uint8 tensor on the device; minibatches are index slices of a seeded
+permutation; augmentation is batched on the device; there are no DataLoader workers.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from transferscope.io import torch_load, torch_save
+from transferscope.models import train_mode
+from transferscope.training.augment import augment, normalise
+from transferscope.training.optim import build_optimizer, lr_factor, set_lr
+from transferscope.training.points import point_step
+
+log = logging.getLogger("transferscope")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+@dataclass
+class TensorData:
+    """Images (uint8 N×C×H×W) and labels (int64 N) of the train split plus named evaluation splits."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    evals: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def to(self, device: torch.device) -> "TensorData":
+        return TensorData(self.x_train.to(device), self.y_train.to(device),
+                          {k: (x.to(device), y.to(device)) for k, (x, y) in self.evals.items()},
+                          self.mean.to(device), self.std.to(device))
+
+    @classmethod
+    def from_bundle(cls, bundle, device: torch.device | str = "cpu") -> "TensorData":
+        x_train, y_train = bundle.subset("train")
+        evals = {name: bundle.subset(name) for name in ("val", "test")}
+        evals = {k: v for k, v in evals.items() if len(v[1])}
+        mean = torch.tensor(bundle.meta["mean"], dtype=torch.float32)
+        std = torch.tensor(bundle.meta["std"], dtype=torch.float32)
+        return cls(x_train, y_train, evals, mean, std).to(torch.device(device))
+
+
+@torch.no_grad()
+def predict_log_probs(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024) -> torch.Tensor:
+    """Log-probabilities N×K of ``images`` (uint8) in eval mode."""
+    was_training = model.training
+    model.eval()
+    outs = [model(normalise(images[i:i + batch_size], mean, std)) for i in range(0, len(images), batch_size)]
+    model.train(was_training)
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def evaluate(model, images, labels, mean, std) -> tuple[float, float]:
+    """(mean NLL loss, accuracy in 0..1) on uint8 images."""
+    logp = predict_log_probs(model, images, mean, std)
+    loss = F.nll_loss(logp, labels).item()
+    acc = (logp.argmax(1) == labels).float().mean().item()
+    return loss, acc
+
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)  # one row per epoch
+    points: dict[str, dict] = field(default_factory=dict)  # point -> {step, epoch, test_acc, ...}
+    best_epoch: int = 0
+    best_val_acc: float = float("nan")
+    seconds: float = 0.0
+
+
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def default_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """NLL of the model's log-softmax output; returns (loss, log-probs)."""
+    logp = model(x)
+    return F.nll_loss(logp, y), logp
+
+
+def train(
+    model: torch.nn.Module,
+    data: TensorData,
+    recipe: dict,
+    *,
+    seed: int,
+    points: list[str] = (),
+    on_point: Callable[[str, torch.nn.Module, dict], None] | None = None,
+    resume_dir: str | Path | None = None,
+    loss_fn=default_loss,
+    optimizer: torch.optim.Optimizer | None = None,
+    label: str = "train",
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+    epoch_evals: tuple[str, ...] | None = None,
+) -> TrainResult:
+    """Train ``model`` (already on the data's device) with ``recipe``.
+
+    - ``points``: stepN / epochN / final; at each, ``on_point(name, model, info)`` is called (info holds step,
+      epoch as a fraction, test/val loss and accuracy).
+    - ``resume_dir``: state is saved there at every epoch end and picked up by a rerun; the caller removes it.
+    - ``seed`` drives batch order, augmentation and dropout; same seed, same machine -> same weights.
+    - ``epoch_evals``: evaluation splits logged after every epoch (default: all; fine-tuning passes ("val",)
+      and sees the test split only at its points, which keeps many small jobs cheap).
+    - raises NonFiniteLossError at the first NaN/inf loss.
+    """
+    device = data.x_train.device
+    n = len(data.y_train)
+    bs = min(recipe["batch_size"], n)
+    steps_per_epoch = max(1, (n + bs - 1) // bs)
+    epochs = recipe["epochs"]
+    targets = {p: point_step(p, steps_per_epoch, epochs) for p in points}
+    aug = recipe.get("augment", {}) or {}
+    optimizer = optimizer or build_optimizer(model.parameters(), recipe)
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    result = TrainResult()
+    start_epoch, step = 0, 0
+    state_file = Path(resume_dir) / "state.pt" if resume_dir else None
+    if state_file is not None and state_file.exists():
+        state = torch_load(state_file, what="resume state")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        start_epoch, step = state["epoch"], state["step"]
+        result = state["result"]
+        log.info("%s: resumed from %s at epoch %d (step %d)", label, state_file, start_epoch, step)
+
+    def reach(point: str, epoch_float: float) -> None:
+        if point in result.points:
+            return
+        info = {"step": step, "epoch": round(epoch_float, 6)}
+        for name, (x, y) in data.evals.items():
+            info[f"{name}_loss"], info[f"{name}_acc"] = evaluate(model, x, y, data.mean, data.std)
+        result.points[point] = info
+        if on_point is not None:
+            on_point(point, model, info)
+        log.info("%s: point %s at step %d (epoch %.3f) test_acc=%s", label, point, step, epoch_float,
+                 _fmt(info.get("test_acc")))
+
+    for p, s in targets.items():
+        if s == 0:
+            reach(p, 0.0)
+    t_start = time.perf_counter() - result.seconds
+    for epoch in range(start_epoch, epochs):
+        lr = recipe["lr"] * lr_factor(recipe, epoch)
+        set_lr(optimizer, lr)
+        train_mode(model)
+        order = torch.randperm(n, generator=generator).to(device)
+        t_epoch, seen, loss_sum, correct = time.perf_counter(), 0, torch.zeros((), device=device), torch.zeros((), device=device)
+        for b in range(steps_per_epoch):
+            idx = order[b * bs:(b + 1) * bs]
+            x = normalise(data.x_train[idx], data.mean, data.std)
+            if aug.get("translate", 0) or aug.get("hflip", False):
+                x = augment(x, generator, aug.get("translate", 0), aug.get("hflip", False))
+            y = data.y_train[idx]
+            loss, logp = loss_fn(model, x, y)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"{label}: loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} (lr {lr:g}); "
+                    "stopping this job. Lower the learning rate or check the input data.")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            seen += len(idx)
+            loss_sum += loss.detach() * len(idx)
+            correct += (logp.detach().argmax(1) == y).sum()
+            for p, s in targets.items():
+                if s == step and not p.startswith("epoch") and p != "final":
+                    reach(p, epoch + (b + 1) / steps_per_epoch)
+        seconds = time.perf_counter() - t_epoch
+        row = {"epoch": epoch + 1, "step": step, "lr": lr, "train_loss": loss_sum.item() / seen,
+               "train_acc": correct.item() / seen, "images_per_s": seen / max(seconds, 1e-9)}
+        for name, (x, y) in data.evals.items():
+            if epoch_evals is None or name in epoch_evals:
+                row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, x, y, data.mean, data.std)
+        row["seconds"] = time.perf_counter() - t_start
+        result.history.append(row)
+        val_acc = row.get("val_acc", row["train_acc"])
+        if result.best_epoch == 0 or val_acc > result.best_val_acc:
+            result.best_epoch, result.best_val_acc = epoch + 1, val_acc
+        log.info("%s: epoch %d/%d step %d loss %.4f train_acc %.4f val_acc %s test_acc %s lr %.3g %.0f img/s",
+                 label, epoch + 1, epochs, step, row["train_loss"], row["train_acc"], _fmt(row.get("val_acc")),
+                 _fmt(row.get("test_acc")), lr, row["images_per_s"])
+        for p, s in targets.items():
+            if s == step and (p.startswith("epoch") or p == "final" or p not in result.points):
+                reach(p, float(epoch + 1))
+        result.seconds = time.perf_counter() - t_start
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+        if state_file is not None and epoch + 1 < epochs:
+            torch_save(state_file, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "epoch": epoch + 1, "step": step, "result": result,
+            })
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,88 @@
+"""Pre-training job: one (source, arch, seed), checkpoints saved at configured points."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from transferscope.data.bundle import Bundle
+from transferscope.io import params_hash, provenance, torch_save, write_csv
+from transferscope.models import build_model
+from transferscope.runtime import derive_seed, resolve_device
+from transferscope.training.loop import TensorData, train
+
+log = logging.getLogger("transferscope")
+
+
+def checkpoint_blob(model, *, arch: str, bundle: Bundle, role: str, seed: int, point: str, info: dict, **extra) -> dict:
+    """What a checkpoint file holds: weights plus everything needed to rebuild and describe the model."""
+    c, h, _ = bundle.shape
+    return {
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "arch": arch, "n_classes": bundle.n_classes, "in_channels": c, "image_size": h,
+        "dataset": bundle.meta.get("name"), "role": role, "seed": seed, "point": point, "info": info,
+        "classes": bundle.classes, **extra,
+    }
+
+
+def run_pretrain(bundle_path: str | Path, *, arch: str, seed: int, recipe: dict, checkpoints: dict[str, str],
+                 train_log: str | Path, device: str = "auto", weights: dict | None = None) -> dict:
+    """Pre-train ``arch`` on the bundle; write each checkpoint (point -> path) and the per-epoch log CSV.
+
+    Checkpoints are first saved into an undeclared resume directory beside the log and moved into place only
+    when training has finished, so a killed job leaves no declared output and a rerun resumes.
+    """
+    dev = resolve_device(device)
+    bundle = Bundle.load(bundle_path)
+    c, h, _ = bundle.shape
+    torch.manual_seed(seed)  # thesis A: seed set before the model is built -> same init for every source
+    model = build_model(arch, bundle.n_classes, c, h, weights=weights).to(dev)
+    data = TensorData.from_bundle(bundle, dev)
+    resume_dir = Path(train_log).parent / f".resume_{Path(train_log).stem}"
+    resume_dir.mkdir(parents=True, exist_ok=True)
+    phash = params_hash({"arch": arch, "seed": seed, "recipe": recipe, "dataset": bundle.meta})
+
+    def save_point(point: str, net, info: dict) -> None:
+        blob = checkpoint_blob(net, arch=arch, bundle=bundle, role="pretrain", seed=seed, point=point, info=info,
+                               provenance=provenance(device=str(dev), params_hash=phash))
+        torch_save(resume_dir / f"{point}.pt", blob)
+
+    log.info("pretrain %s/%s seed %d on %s: %d train images, %d classes, device %s",
+             bundle.meta.get("name"), arch, seed, bundle_path, len(data.y_train), bundle.n_classes, dev)
+    result = train(model, data, recipe, seed=derive_seed("pretrain", bundle.meta.get("name"), arch, seed),
+                   points=list(checkpoints), on_point=save_point, resume_dir=resume_dir,
+                   label=f"pretrain {bundle.meta.get('name')} seed{seed}")
+    for point, path in checkpoints.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(resume_dir / f"{point}.pt", path)
+    import pandas as pd
+
+    frame = pd.DataFrame(result.history)
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "arch", arch)
+    frame.insert(0, "source", bundle.meta.get("name"))
+    write_csv(train_log, frame)
+    shutil.rmtree(resume_dir, ignore_errors=True)
+    return {"points": result.points, "seconds": result.seconds}
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint written by run_pretrain, with errors naming the path."""
+    from transferscope.io import torch_load
+
+    blob = torch_load(path, what="checkpoint")
+    if not isinstance(blob, dict) or "state_dict" not in blob:
+        raise RuntimeError(f"checkpoint {path} has no state_dict: not a transferscope checkpoint")
+    return blob
+
+
+def model_from_checkpoint(blob: dict, path: str | Path = "?") -> torch.nn.Module:
+    model = build_model(blob["arch"], blob["n_classes"], blob["in_channels"], blob["image_size"])
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError as exc:
+        raise RuntimeError(f"checkpoint {path} does not fit {blob['arch']}: {exc}") from exc
+    return model

@@ -1,0 +1,20 @@
+"""Rule finetune: one pre-trained checkpoint fine-tuned on one target in one mode -> result.json."""
+from transferscope.runtime import setup_job
+from transferscope.training.finetune import run_finetune
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+wc = smk.wildcards
+setup_job(smk.log[0], smk.threads)
+run_finetune(
+    smk.input.target,
+    checkpoint=smk.input.checkpoint,
+    arch=wc.arch,
+    seed=int(wc.seed),
+    mode=wc.mode,
+    recipe=smk.params.recipe,
+    reinit=smk.params.reinit,
+    eval_points=smk.params.eval_points,
+    result_path=smk.output[0],
+    keys={"target": wc.target, "source": wc.source, "checkpoint": wc.ckpt},
+    device=smk.params.device,
+)

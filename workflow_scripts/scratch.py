@@ -1,0 +1,20 @@
+"""Rule scratch: the from-scratch baseline of one (target, arch, seed) -> result.json."""
+from transferscope.runtime import setup_job
+from transferscope.training.finetune import run_finetune
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+wc = smk.wildcards
+setup_job(smk.log[0], smk.threads)
+run_finetune(
+    smk.input.target,
+    checkpoint=None,
+    arch=wc.arch,
+    seed=int(wc.seed),
+    mode="full",
+    recipe=smk.params.recipe,
+    reinit=[],
+    eval_points=smk.params.eval_points,
+    result_path=smk.output[0],
+    keys={"target": wc.target, "source": "scratch", "checkpoint": "none"},
+    device=smk.params.device,
+)
