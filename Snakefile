@@ -40,13 +40,17 @@ wildcard_constraints:
 
 include: "rules/data.smk"
 include: "rules/pretrain.smk"
+include: "rules/import_weights.smk"
 include: "rules/finetune.smk"
+include: "rules/analysis.smk"
 include: "rules/figures.smk"
+include: "rules/ensembles.smk"
 
 
 rule all:
     input:
         all_targets(),
+        ensemble_targets(),
     default_target: True
 
 

@@ -20,6 +20,8 @@ PRETRAIN_CKPT = "results/pretrain/{source}/{arch}/seed{seed}/{ckpt}.pt"
 PRETRAIN_LOG = "results/pretrain/{source}/{arch}/seed{seed}/train_log.csv"
 FINETUNE = "results/finetune/{target}/{source}/{arch}/seed{seed}/{ckpt}/{mode}/result.json"
 SCRATCH = "results/finetune/{target}/scratch/{arch}/seed{seed}/result.json"
+ACTS = "results/activations/{target}/{source}/{arch}/seed{seed}/{ckpt}.npz"
+ANALYSIS = config["analysis"]["enabled"]
 TABLES = "results/tables"
 FIGURES = "results/figures"
 LOGS = "results/logs"
@@ -49,6 +51,40 @@ def scratch_results():
     return expand(SCRATCH, target=TARGETS, arch=ARCHS, seed=SEEDS)
 
 
+def activation_grid():
+    """(target-independent) keys of every pre-trained model whose activations are analysed."""
+    return [
+        dict(source=s, arch=a, seed=int(seed), checkpoint=c)
+        for s in SOURCES
+        for a in ARCHS
+        for seed in SEEDS
+        for c in CKPTS
+    ]
+
+
+def activation_files(wildcards):
+    return [
+        ACTS.format(target=wildcards.target, source=k["source"], arch=k["arch"], seed=k["seed"], ckpt=k["checkpoint"])
+        for k in activation_grid()
+    ]
+
+
+def activation_keys(wildcards):
+    return [dict(target=wildcards.target, **k) for k in activation_grid()]
+
+
+def rdm_model_file():
+    """Activation file of the model whose RDMs are drawn (config analysis.rdm_model, else first/last entries)."""
+    choice = config["analysis"]["rdm_model"]
+    return ACTS.format(
+        target=choice.get("target", TARGETS[0]),
+        source=choice.get("source", SOURCES[0]),
+        arch=ARCHS[0],
+        seed=choice.get("seed", SEEDS[0]),
+        ckpt=choice.get("checkpoint", CKPTS[-1]),
+    )
+
+
 def pretrain_logs():
     return expand(PRETRAIN_LOG, source=SOURCES, arch=ARCHS, seed=SEEDS)
 
@@ -69,4 +105,20 @@ def all_targets():
         figure("pretrain_curves"),
         figure("finetune_vs_checkpoint"),
         figure("transfer_gain"),
+    ] + analysis_targets()
+
+
+def analysis_targets():
+    if not ANALYSIS:
+        return []
+    targets = [
+        f"{TABLES}/metrics.csv",
+        f"{TABLES}/transferability.csv",
+        figure("metrics_by_layer"),
+        figure("correlation_heatmap"),
+        figure("best_predictor"),
+        figure("rdm"),
     ]
+    if config["finetune"]["cka_samples"]:
+        targets.append(figure("cka_finetune"))
+    return targets

@@ -67,3 +67,96 @@ rule figure_transfer_gain:
         "../envs/transferscope.yaml"
     script:
         "../workflow_scripts/plot_transfer_gain.py"
+
+
+rule figure_metrics_by_layer:
+    input:
+        table=f"{TABLES}/metrics.csv",
+        module=plot_module("metrics_by_layer"),
+    output:
+        report(figure("metrics_by_layer"), caption="../report/metrics_by_layer.rst", category="Analysis"),
+    params:
+        style=config["figures"],
+        checkpoint=CKPTS[-1],
+    log:
+        f"{LOGS}/figures/metrics_by_layer.log",
+    benchmark:
+        f"{BENCH}/figures/metrics_by_layer.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/plot_metrics_by_layer.py"
+
+
+rule figure_correlation_heatmap:
+    input:
+        table=f"{TABLES}/transferability.csv",
+        module=plot_module("correlation_heatmap"),
+    output:
+        report(figure("correlation_heatmap"), caption="../report/correlation_heatmap.rst", category="Analysis"),
+    params:
+        style=config["figures"],
+    log:
+        f"{LOGS}/figures/correlation_heatmap.log",
+    benchmark:
+        f"{BENCH}/figures/correlation_heatmap.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/plot_correlation_heatmap.py"
+
+
+rule figure_best_predictor:
+    input:
+        transferability=f"{TABLES}/transferability.csv",
+        metrics=f"{TABLES}/metrics.csv",
+        finetune=f"{TABLES}/finetune.csv",
+        module=plot_module("best_predictor"),
+    output:
+        report(figure("best_predictor"), caption="../report/best_predictor.rst", category="Analysis"),
+    params:
+        style=config["figures"],
+    log:
+        f"{LOGS}/figures/best_predictor.log",
+    benchmark:
+        f"{BENCH}/figures/best_predictor.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/plot_best_predictor.py"
+
+
+rule figure_rdm:
+    input:
+        activations=rdm_model_file(),
+        module=plot_module("rdm"),
+    output:
+        report(figure("rdm"), caption="../report/rdm.rst", category="Analysis"),
+    params:
+        style=config["figures"],
+    log:
+        f"{LOGS}/figures/rdm.log",
+    benchmark:
+        f"{BENCH}/figures/rdm.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/plot_rdm.py"
+
+
+rule figure_cka_finetune:
+    input:
+        table=f"{TABLES}/cka_finetune.csv",
+        module=plot_module("cka_finetune"),
+    output:
+        report(figure("cka_finetune"), caption="../report/cka_finetune.rst", category="Analysis"),
+    params:
+        style=config["figures"],
+    log:
+        f"{LOGS}/figures/cka_finetune.log",
+    benchmark:
+        f"{BENCH}/figures/cka_finetune.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/plot_cka_finetune.py"

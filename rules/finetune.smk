@@ -9,6 +9,7 @@ rule finetune:
         recipe=mode_recipe,
         reinit=config["finetune"]["reinit"],
         eval_points=config["finetune"]["eval_points"],
+        cka_samples=config["finetune"]["cka_samples"],
         device=config["device"],
     log:
         f"{LOGS}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{ckpt}}/{{mode}}.log",
@@ -18,7 +19,7 @@ rule finetune:
     resources:
         gpu=GPU,
         mem_mb=4000,
-        runtime=120,
+        runtime=lambda wc, attempt: 120 * attempt,
     conda:
         "../envs/transferscope.yaml"
     script:
@@ -43,7 +44,7 @@ rule scratch:
     resources:
         gpu=GPU,
         mem_mb=4000,
-        runtime=120,
+        runtime=lambda wc, attempt: 120 * attempt,
     conda:
         "../envs/transferscope.yaml"
     script:
@@ -58,6 +59,7 @@ rule finetune_table:
     output:
         table=f"{TABLES}/finetune.csv",
         curves=f"{TABLES}/finetune_curves.csv",
+        cka=f"{TABLES}/cka_finetune.csv",
     log:
         f"{LOGS}/tables/finetune.log",
     benchmark:

@@ -20,7 +20,7 @@ rule pretrain:
     resources:
         gpu=GPU,
         mem_mb=4000,
-        runtime=120,
+        runtime=lambda wc, attempt: 120 * attempt,
     conda:
         "../envs/transferscope.yaml"
     script:

@@ -14,6 +14,8 @@ from conftest import REPO
 SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
 TINY = os.path.join(REPO, "tests", "data", "config_tiny.yaml")
 pytestmark = pytest.mark.slow
+FIGURES = ("pretrain_curves", "finetune_vs_checkpoint", "transfer_gain", "metrics_by_layer", "correlation_heatmap",
+           "best_predictor", "rdm", "cka_finetune")
 
 
 def snakemake(workdir, *args, configfile=TINY, check=True, repo=REPO):
@@ -61,16 +63,34 @@ def test_run_produces_tables_and_figures(finished_run):
     assert {"source", "seed", "epoch", "train_loss", "test_acc", "lr", "images_per_s"} <= set(pre.columns)
     curves = pd.read_csv(finished_run / "results/tables/finetune_curves.csv")
     assert set(curves["point"]) == {"step0", "epoch1", "final"}
-    for name in ("pretrain_curves", "finetune_vs_checkpoint", "transfer_gain"):
+    for name in FIGURES:
         assert (finished_run / f"results/figures/{name}.png").stat().st_size > 10_000
     assert not list(finished_run.glob("results/**/.resume*"))  # resume state cleaned up
     assert not list(finished_run.glob("results/**/*.tmp"))  # nothing half-written
 
 
+def test_analysis_tables(finished_run):
+    metrics = pd.read_csv(finished_run / "results/tables/metrics.csv")
+    assert list(metrics.columns[:8]) == ["target", "source", "arch", "seed", "checkpoint", "layer", "metric", "value"]
+    assert {"sum_of_squares", "rsa", "twonn", "logme", "hscore", "transrate", "leep", "nce"} <= set(metrics["metric"])
+    assert {"conv1", "conv1:gap", "fc1", "out"} <= set(metrics["layer"])  # pool: both
+    assert len(metrics.groupby(["source", "seed", "checkpoint"])) == 2 * 1 * 2
+    twonn = metrics[metrics["metric"] == "twonn"]
+    assert twonn["sd"].notna().all()  # twonn_subsets: 3 gives mean ± sd
+    corr = pd.read_csv(finished_run / "results/tables/transferability.csv")
+    assert {"spearman", "kendall", "weighted_tau", "pearson"} == set(corr["statistic"])
+    assert {"test_acc", "gain", "auc"} == set(corr["outcome"])
+    assert (corr["n"] == 4).all()  # 2 sources × 1 seed × 2 checkpoints
+    cka = pd.read_csv(finished_run / "results/tables/cka_finetune.csv")
+    assert cka["cka"].between(0, 1 + 1e-9).all() and {"conv1", "fc1"} <= set(cka["layer"])
+    acts = list(finished_run.glob("results/activations/digits69/*/mnist_cnn/seed1/*.npz"))
+    assert len(acts) == 4
+
+
 def test_report(finished_run, workflow_copy):
     snakemake(finished_run, "--report", "results/report.html", repo=workflow_copy)
     html = (finished_run / "results/report.html").read_text(errors="ignore")
-    assert "transfer_gain" in html and "Fine-tuning" in html
+    assert "transfer_gain" in html and "Fine-tuning" in html and "Analysis" in html
 
 
 def test_nothing_to_do_after_run(finished_run, workflow_copy):
@@ -84,7 +104,7 @@ def test_plot_option_reruns_only_figures(finished_run, workflow_copy, tmp_path):
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(snakemake(finished_run, "-n", configfile=changed, repo=workflow_copy).stdout)
-    assert set(jobs) - {"all"} == {"figure_pretrain_curves", "figure_finetune_vs_checkpoint", "figure_transfer_gain"}
+    assert set(jobs) - {"all"} == {f"figure_{name}" for name in FIGURES}
 
 
 def test_plot_module_edit_reruns_only_its_figure(finished_run, workflow_copy):

@@ -92,9 +92,12 @@ def _message(error) -> str:
 def _cross_check(config: dict) -> None:
     datasets = config["datasets"]
     problems = []
+    pretrained = config.get("pretrained", {})
     for role in ("sources", "targets"):
         for i, name in enumerate(config[role]):
-            if name not in datasets:
+            if role == "sources" and name in pretrained:
+                problems += _check_pretrained_source(config, i, name, datasets)
+            elif name not in datasets:
                 problems.append(f"  {role}[{i}]: dataset {name!r} is not defined under 'datasets' (defined: {sorted(datasets)})")
         if len(set(config[role])) != len(config[role]):
             problems.append(f"  {role}: duplicate entries")
@@ -119,14 +122,65 @@ def _cross_check(config: dict) -> None:
             for arch in config["archs"]:
                 if layer not in layer_names(arch):
                     problems.append(f"  finetune.modes[{i}]: layer {layer!r} is not a layer of {arch} ({layer_names(arch)})")
+    rdm_model = config["analysis"]["rdm_model"]
+    for key, allowed in (("source", config["sources"]), ("target", config["targets"]), ("seed", config["seeds"]),
+                         ("checkpoint", config["pretrain"]["checkpoints"])):
+        if key in rdm_model and rdm_model[key] not in allowed:
+            problems.append(f"  analysis.rdm_model.{key}: {rdm_model[key]!r} is not one of {allowed}")
     recipe_keys = set(config["finetune"]["recipe"])
     for mode, override in config["finetune"]["mode_recipes"].items():
         if mode not in config["finetune"]["modes"]:
             problems.append(f"  finetune.mode_recipes.{mode}: not one of finetune.modes {config['finetune']['modes']}")
         for key in set(override) - recipe_keys:
             problems.append(f"  finetune.mode_recipes.{mode}.{key}: unknown recipe key (known: {sorted(recipe_keys)})")
+    problems += _ensemble_problems(config)
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+
+
+def _ensemble_problems(config: dict) -> list[str]:
+    """Cross-checks of the ``ensembles`` section (thesis B); [] when it is absent or disabled."""
+    ens = config.get("ensembles")
+    if not ens or not ens.get("enabled", True):
+        return []
+    from transferscope.models import layer_names, tap_names
+
+    problems = []
+    datasets = config["datasets"]
+    for i, name in enumerate(ens["targets"]):
+        if name not in datasets:
+            problems.append(f"  ensembles.targets[{i}]: dataset {name!r} is not defined under 'datasets'")
+    weighted = {int(w["seed"]) for w in ens["weights"]}
+    methods = ens["methods"]
+    needed = set(ens["seeds"]) | (set(ens["global_seeds"]) if "global_de" in methods else set())
+    if not needed <= weighted:
+        if ens["source"] not in datasets and ens["source"] not in (config.get("pretrained") or {}):
+            problems.append(f"  ensembles.source: {ens['source']!r} is neither a dataset under 'datasets' nor a "
+                            "'pretrained' source")
+        if ens["checkpoint"] not in config["pretrain"]["checkpoints"]:
+            problems.append(f"  ensembles.checkpoint: {ens['checkpoint']!r} is not one of pretrain.checkpoints "
+                            f"{config['pretrain']['checkpoints']}")
+    if ens["source"] == "scratch":
+        problems.append("  ensembles.source: 'scratch' is reserved for the from-scratch baseline")
+    if len(set(ens["seeds"])) != len(ens["seeds"]):
+        problems.append("  ensembles.seeds: duplicate entries")
+    if "global_de" in methods:
+        for seed in ens["seeds"]:
+            others = [g for g in dict.fromkeys(ens["global_seeds"]) if g != seed]
+            if len(others) < ens["members"] - 1:
+                problems.append(f"  ensembles.global_seeds: global_de with {ens['members']} members needs "
+                                f"{ens['members'] - 1} pre-training seeds other than {seed}, got {others}")
+    if {"sse_mse", "sse_rtd"} & set(methods) and "pool" not in tap_names(ens["arch"]):
+        problems.append(f"  ensembles.methods: sse_mse / sse_rtd need pooled features, which {ens['arch']} lacks")
+    if "starsse_freeze" in methods:
+        layers = layer_names(ens["arch"])
+        for i, level in enumerate(ens["freeze"]["levels"]):
+            if level not in layers[:-1]:
+                problems.append(f"  ensembles.freeze.levels[{i}]: {level!r} is not a layer of {ens['arch']} "
+                                f"before its head {layers[:-1]}")
+        if len(set(ens["freeze"]["levels"])) != len(ens["freeze"]["levels"]):
+            problems.append("  ensembles.freeze.levels: duplicate entries")
+    return problems
 
 
 def load_config(path: str | Path) -> dict:
@@ -150,10 +204,26 @@ def mode_from_token(token: str) -> str:
     return token.replace("-", ":", 1) if token.startswith("freeze-") else token
 
 
+def _check_pretrained_source(config: dict, i: int, name: str, datasets: dict) -> list[str]:
+    """A source given as weights (``pretrained:``, rule import_weights) instead of a dataset to pre-train on."""
+    problems = []
+    if name in datasets:
+        problems.append(f"  sources[{i}]: {name!r} is both a dataset and a pretrained entry: rename one")
+    missing = [arch for arch in config["archs"] if arch not in config["pretrained"][name]]
+    if missing:
+        problems.append(f"  pretrained.{name}: no entry for arch(s) {missing} (archs: {config['archs']})")
+    if config["pretrain"]["checkpoints"] != ["final"]:
+        problems.append(f"  pretrain.checkpoints: source {name!r} is a pretrained weights entry whose only checkpoint "
+                        "is 'final': set pretrain.checkpoints: [final]")
+    return problems
+
+
 def used_datasets(config: dict) -> list[str]:
-    """Datasets that some source or target needs, in first-use order."""
+    """Datasets that some source or target needs, in first-use order (``pretrained:`` sources have none)."""
     seen: list[str] = []
     for name in list(config["sources"]) + list(config["targets"]):
+        if name in config.get("pretrained", {}) and name not in config["datasets"]:
+            continue
         if name not in seen:
             seen.append(name)
     return seen

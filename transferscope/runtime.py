@@ -23,6 +23,18 @@ def resolve_device(option: str = "auto") -> torch.device:
     raise ValueError(f"config key device: unknown value {option!r} (auto|cpu|cuda)")
 
 
+def claim_device(option: str = "auto"):
+    """Give this job its own GPU (CUDA_VISIBLE_DEVICES) when ``option`` is cuda/auto; call before CUDA is used.
+
+    See transferscope.gpu_slots: a value set by the scheduler is respected; no GPUs -> nothing. Returns the slot.
+    """
+    if option not in ("cuda", "auto"):
+        return None
+    from transferscope.gpu_slots import claim_gpu
+
+    return claim_gpu(wait_s=30.0 if option == "cuda" else 0.0)
+
+
 def derive_seed(*parts) -> int:
     """A 31-bit seed from any parts, e.g. ('finetune', target, source, seed, checkpoint)."""
     blob = "/".join(str(p) for p in parts).encode()

@@ -28,9 +28,11 @@ def concat_csv(paths: list[str], out: str | Path) -> pd.DataFrame:
     return frame
 
 
-def finetune_tables(paths: list[str], table_out: str | Path, curves_out: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per fine-tuning job (FINETUNE_COLUMNS) and one row per (job, eval point) for the curves."""
-    rows, curves = [], []
+def finetune_tables(paths: list[str], table_out: str | Path, curves_out: str | Path,
+                    cka_out: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per fine-tuning job (FINETUNE_COLUMNS), one row per (job, eval point) for the curves and, when
+    ``cka_out`` is given, one row per (job, layer) with the CKA between pre-trained and fine-tuned layers."""
+    rows, curves, cka = [], [], []
     for path in paths:
         res = read_json(path)
         rows.append({c: res.get(c) for c in FINETUNE_COLUMNS})
@@ -38,10 +40,14 @@ def finetune_tables(paths: list[str], table_out: str | Path, curves_out: str | P
             curves.append({**{c: res.get(c) for c in FINETUNE_COLUMNS[:6]}, "point": point["point"],
                            "step": point["step"], "epoch": point["epoch"], "test_acc": point.get("test_acc"),
                            "test_loss": point.get("test_loss")})
+        for layer, value in res.get("cka", {}).items():
+            cka.append({**{c: res.get(c) for c in FINETUNE_COLUMNS[:6]}, "layer": layer, "cka": value})
     table = pd.DataFrame(rows, columns=FINETUNE_COLUMNS)
     write_csv(table_out, table)
     curve_frame = pd.DataFrame(curves)
     write_csv(curves_out, curve_frame)
+    if cka_out is not None:
+        write_csv(cka_out, pd.DataFrame(cka, columns=FINETUNE_COLUMNS[:6] + ["layer", "cka"]))
     return table, curve_frame
 
 

@@ -1,10 +1,11 @@
 """Rule scratch: the from-scratch baseline of one (target, arch, seed) -> result.json."""
-from transferscope.runtime import setup_job
+from transferscope.runtime import claim_device, setup_job
 from transferscope.training.finetune import run_finetune
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 wc = smk.wildcards
 setup_job(smk.log[0], smk.threads)
+claim_device(smk.params.device)  # own GPU slot (CUDA_VISIBLE_DEVICES) before CUDA is touched
 run_finetune(
     smk.input.target,
     checkpoint=None,
@@ -17,4 +18,5 @@ run_finetune(
     result_path=smk.output[0],
     keys={"target": wc.target, "source": "scratch", "checkpoint": "none"},
     device=smk.params.device,
+    cuda=smk.config.get("cuda"),
 )

@@ -12,7 +12,8 @@ from transferscope.data.bundle import Bundle
 from transferscope.io import provenance, write_json
 from transferscope.models import build_model, freeze_prefix, reinit_layers
 from transferscope.runtime import derive_seed, resolve_device
-from transferscope.training.loop import TensorData, train
+from transferscope.training.accel import accelerated_loss, active_options, prepare_model_for_device
+from transferscope.training.loop import TensorData, default_loss, train
 from transferscope.training.pretrain import load_checkpoint, model_from_checkpoint
 
 log = logging.getLogger("transferscope")
@@ -41,12 +42,31 @@ def prepare_model(blob: dict, target: Bundle, mode: str, reinit: list[str], seed
     return model
 
 
+def _cka_probe(model: torch.nn.Module, target: Bundle, n: int):
+    """Activations of the initial model now; returns a function giving CKA(initial, current) per layer."""
+    from transferscope.analysis.activations import extract, sample_images
+    from transferscope.metrics import linear_cka
+
+    images, _, _ = sample_images(target, n, seed=0)
+    before = extract(model, images, target.meta["mean"], target.meta["std"], pool="gap")
+
+    def compare(current: torch.nn.Module) -> dict[str, float]:
+        after = extract(current, images, target.meta["mean"], target.meta["std"], pool="gap")
+        return {layer: linear_cka(before[layer], after[layer]) for layer in before
+                if layer not in ("in", "out") and len(images) >= 4}
+
+    return compare
+
+
 def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch: str, seed: int, mode: str,
                  recipe: dict, reinit: list[str], eval_points: list[str], result_path: str | Path,
-                 keys: dict, device: str = "auto") -> dict:
+                 keys: dict, device: str = "auto", cka_samples: int = 0, cuda: dict | None = None) -> dict:
     """Fine-tune (or, with ``checkpoint=None``, train from scratch) and write the result JSON.
 
     ``keys`` (target, source, checkpoint, ...) are copied into the result for the tidy table.
+    ``cuda``: optional CUDA speed options (transferscope.training.accel; ignored off CUDA).
+    ``cka_samples`` > 0: linear CKA per layer between the model before and after fine-tuning on that many
+    class-balanced target test images (conv maps globally averaged), stored under ``cka``.
     """
     dev = resolve_device(device)
     target = Bundle.load(target_path)
@@ -59,14 +79,15 @@ def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch
             raise ValueError("the scratch baseline trains all weights (mode full)")
     else:
         model = prepare_model(load_checkpoint(checkpoint), target, mode, reinit, seed, checkpoint)
-    model = model.to(dev)
+    model = prepare_model_for_device(model.to(dev), dev, cuda)
     data = TensorData.from_bundle(target, dev)
     resume_dir = Path(result_path).parent / ".resume"
     label = "finetune " + " ".join(f"{k}={v}" for k, v in keys.items())
     run_seed = derive_seed("finetune", *keys.values(), arch, seed, mode)
+    probe = _cka_probe(model, target, cka_samples) if cka_samples else None
     points = list(dict.fromkeys([*eval_points, "final"]))
     result = train(model, data, recipe, seed=run_seed, points=points, resume_dir=resume_dir, label=label,
-                   epoch_evals=("val",))
+                   epoch_evals=("val",), loss_fn=accelerated_loss(default_loss, dev, cuda))
     last = result.points["final"]
     out = {
         **keys,
@@ -76,8 +97,10 @@ def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch
         "train_seconds": result.seconds, "n_train": len(data.y_train), "epochs": recipe["epochs"],
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "curve": [{"point": p, **info} for p, info in result.points.items()],
+        "cka": probe(model) if probe else {},
         "history": result.history,
-        "provenance": provenance(device=str(dev), recipe=recipe, reinit=reinit, checkpoint=str(checkpoint)),
+        "provenance": provenance(device=str(dev), recipe=recipe, reinit=reinit, checkpoint=str(checkpoint),
+                                 cuda=active_options(dev, cuda)),
     }
     write_json(result_path, out)
     shutil.rmtree(resume_dir, ignore_errors=True)

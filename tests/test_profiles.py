@@ -1,0 +1,85 @@
+"""Cluster profile and the full experiment configs: dry runs only (no sbatch, no data, no weights needed)."""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+SLURM_PROFILE = os.path.join(REPO, "profiles", "slurm")
+TRAINING = ("pretrain", "finetune", "scratch")
+
+
+def dry_run(workdir, configfile, *args):
+    cmd = [SNAKEMAKE, "-n", "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(workdir),
+           "--configfile", os.path.join(REPO, configfile), *args]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout + proc.stderr, time.perf_counter() - t0
+
+
+def job_blocks(out: str) -> dict[str, list[str]]:
+    blocks: dict[str, list[str]] = {}
+    for block in out.split("\n\n"):
+        m = re.search(r"^\s*(?:local)?rule (\w+):", block, re.M)
+        if m:
+            blocks.setdefault(m.group(1), []).append(block)
+    return blocks
+
+
+def test_slurm_profile_uses_plugin_resource_names():
+    with open(os.path.join(SLURM_PROFILE, "config.yaml")) as fh:
+        prof = yaml.safe_load(fh)
+    assert prof["executor"] == "slurm" and prof["retries"] >= 1
+    defaults = prof["default-resources"]
+    assert "slurm_account" in defaults and {"mem_mb", "runtime"} <= set(defaults)
+    # cpus_per_task in default-resources would override every rule's threads (the plugin maps threads itself)
+    assert "cpus_per_task" not in defaults
+    assert all(prof["set-resources"][r]["slurm_partition"] for r in TRAINING)
+    assert prof["groups"] == {"finetune": "finetune_group", "scratch": "finetune_group"}
+    assert prof["group-components"]["finetune_group"] > 1 and prof["cores"] >= 1
+
+
+def test_training_runtime_grows_with_attempt():
+    for name in ("pretrain", "finetune"):
+        text = open(os.path.join(REPO, "rules", f"{name}.smk")).read()
+        assert text.count("runtime=lambda wc, attempt: 120 * attempt") == (2 if name == "finetune" else 1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+                    reason="snakemake-executor-plugin-slurm not installed (pip install -e '.[slurm]')")
+def test_slurm_profile_dry_run_groups_finetuning(tmp_path):
+    out, _ = dry_run(tmp_path, "configs/thesis_a_cnn.yaml", "--profile", SLURM_PROFILE, "--workflow-profile", "none")
+    assert "Group job finetune_group" in out
+    finetune = job_blocks(out)["finetune"]
+    assert all("slurm_partition=gpu" in b and "gpu=1" in b and "runtime=120" in b for b in finetune)
+
+
+@pytest.mark.slow
+def test_thesis_cnn_dry_run(tmp_path):
+    out, seconds = dry_run(tmp_path, "configs/thesis_a_cnn.yaml")
+    blocks = job_blocks(out)
+    counts = {rule: len(b) for rule, b in blocks.items()}
+    assert counts["prepare_dataset"] == 6 and counts["pretrain"] == 6 * 10
+    assert counts["finetune"] == 6 * 2 * 10 * 12 and counts["scratch"] == 2 * 10
+    for rule in TRAINING:
+        assert all("gpu=1" in b for b in blocks[rule]), rule
+    assert not any("gpu=1" in b for b in blocks["prepare_dataset"])
+    assert seconds < 30, f"dry run took {seconds:.1f} s"
+
+
+@pytest.mark.slow
+def test_thesis_vgg16_dry_run_needs_no_data_or_weights(tmp_path):
+    out, _ = dry_run(tmp_path, "configs/thesis_a_vgg16.yaml")
+    counts = {rule: len(b) for rule, b in job_blocks(out).items()}
+    assert counts["import_weights"] == 2 * 3  # imagenet + random_init, 3 seeds each
+    assert "pretrain" not in counts
+    assert counts["prepare_dataset"] == 3 and counts["finetune"] == 2 * 3 * 3 and counts["scratch"] == 3 * 3

@@ -1,0 +1,53 @@
+"""Job functions of the analysis rules (called by thin workflow scripts)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from transferscope.analysis.activations import extract, load_activations, sample_images, save_activations
+from transferscope.analysis.layer_metrics import layer_metric_rows
+from transferscope.data.bundle import Bundle
+from transferscope.io import write_csv
+from transferscope.runtime import resolve_device
+from transferscope.training.pretrain import load_checkpoint, model_from_checkpoint
+
+log = logging.getLogger("transferscope")
+
+
+def run_extract(target_path, checkpoints: dict[str, str], outputs: dict[str, str], *, n_samples: int, pool: str,
+                seed: int, device: str = "auto") -> None:
+    """Activations of the target's analysis sample for each pre-trained checkpoint (point -> ckpt path)."""
+    dev = resolve_device(device)
+    target = Bundle.load(target_path)
+    images, labels, indices = sample_images(target, n_samples, seed)
+    c, h, _ = target.shape
+    for point, ckpt_path in checkpoints.items():
+        blob = load_checkpoint(ckpt_path)
+        if (blob["in_channels"], blob["image_size"]) != (c, h):
+            raise ValueError(f"checkpoint {ckpt_path} expects {blob['in_channels']}×{blob['image_size']}² images, "
+                             f"target {target_path} has {c}×{h}²")
+        model = model_from_checkpoint(blob, ckpt_path).to(dev)
+        acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=pool)
+        save_activations(outputs[point], acts, labels.numpy(), indices,
+                         {"checkpoint": str(ckpt_path), "target": target.meta.get("name"), "pool": pool})
+        log.info("extract %s: %d samples, layers %s", outputs[point], len(labels),
+                 {k: v.shape[1] for k, v in acts.items()})
+
+
+def run_layer_metrics(files: list[str], keys: list[dict], metrics: list[str], out_csv: str | Path,
+                      twonn_subsets: int = 0, seed: int = 0) -> pd.DataFrame:
+    """Tidy metrics table (keys…, layer, metric, value[, sd]) over the activation ``files``."""
+    rows = []
+    for i, (path, key) in enumerate(zip(files, keys)):
+        acts, labels = load_activations(path)
+        for row in layer_metric_rows(acts, labels, metrics, twonn_subsets=twonn_subsets, seed=seed):
+            rows.append({**key, **row})
+        log.info("metrics %d/%d: %s", i + 1, len(files), path)
+    frame = pd.DataFrame(rows)
+    if "sd" not in frame:
+        frame["sd"] = float("nan")
+    frame = frame[["target", "source", "arch", "seed", "checkpoint", "layer", "metric", "value", "sd"]]
+    write_csv(out_csv, frame)
+    return frame

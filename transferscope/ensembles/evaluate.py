@@ -1,0 +1,187 @@
+"""Ensemble evaluation from saved test-set probabilities (new metrics never need retraining).
+
+Pure functions on arrays: ``probs`` are N×C softmax probabilities, ``labels`` N integer classes. An ensemble
+averages member **probabilities** (not logits); "the first k members" are taken in training order.
+
+Metrics (accuracies are fractions 0..1):
+
+- accuracy: mean of argmax(p) == y;
+- NLL: −mean log p_y (probabilities clipped at 1e-12);
+- ECE (15 equal-width confidence bins): Σ_b |B_b|/N · |acc(B_b) − conf(B_b)| with confidence = max_c p_c,
+  a prediction falling in (lo, hi] (the first bin also takes 0);
+- Brier: mean over samples of Σ_c (p_c − 1[c = y])²;
+- diversity: the normalised pairwise disagreement of Fort et al. (2020) as used by thesis B,
+  100 · mean over member pairs of P[pred_a ≠ pred_b] / max(err_a, err_b) (a pair of two perfect members counts 0).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TABLE_COLUMNS = ["target", "source", "arch", "seed", "method", "k", "metric", "value"]
+MEMBER_METRICS = ("member_acc", "member_nll", "member_seconds", "dist_weights", "dist_features")
+ENSEMBLE_METRICS = ("ens_acc", "ens_nll", "ens_ece", "ens_brier", "diversity", "mean_member_acc", "train_seconds")
+
+
+def _check(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if probs.ndim != 2 or labels.shape != (probs.shape[0],):
+        raise ValueError(f"probs must be N×C and labels N, got {probs.shape} and {labels.shape}")
+    return probs, labels
+
+
+def accuracy(probs, labels) -> float:
+    probs, labels = _check(probs, labels)
+    return float((probs.argmax(1) == labels).mean())
+
+
+def nll(probs, labels, eps: float = 1e-12) -> float:
+    probs, labels = _check(probs, labels)
+    return float(-np.log(np.clip(probs[np.arange(len(labels)), labels], eps, None)).mean())
+
+
+def ece(probs, labels, bins: int = 15) -> float:
+    probs, labels = _check(probs, labels)
+    conf = probs.max(1)
+    correct = (probs.argmax(1) == labels).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, bins - 1)  # (lo, hi]
+    total = 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            total += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(total)
+
+
+def brier(probs, labels) -> float:
+    probs, labels = _check(probs, labels)
+    onehot = np.zeros_like(probs)
+    onehot[np.arange(len(labels)), labels] = 1.0
+    return float(((probs - onehot) ** 2).sum(1).mean())
+
+
+def normalised_disagreement(preds_a, preds_b, labels) -> float:
+    """P[pred_a ≠ pred_b] / max(err_a, err_b) for one pair of label predictions (0 when both are perfect)."""
+    preds_a, preds_b, labels = (np.asarray(v) for v in (preds_a, preds_b, labels))
+    disagree = float((preds_a != preds_b).mean())
+    worst = max(float((preds_a != labels).mean()), float((preds_b != labels).mean()))
+    return 0.0 if worst == 0.0 else disagree / worst
+
+
+def diversity(member_probs: list, labels) -> float:
+    """Fort et al.'s normalised disagreement, ×100, averaged over all pairs of members (needs ≥ 2 members)."""
+    if len(member_probs) < 2:
+        raise ValueError("diversity needs at least two members")
+    preds = [np.asarray(p).argmax(1) for p in member_probs]
+    values = [normalised_disagreement(a, b, labels) for a, b in itertools.combinations(preds, 2)]
+    return 100.0 * float(np.mean(values))
+
+
+def ensemble_probs(member_probs: list) -> np.ndarray:
+    """Mean of the members' probabilities."""
+    return np.mean(np.stack([np.asarray(p, dtype=np.float64) for p in member_probs]), axis=0)
+
+
+def ensemble_metrics(member_probs: list, labels) -> dict[str, float]:
+    """Metrics of the ensemble of all given members (diversity only for two or more)."""
+    mean = ensemble_probs(member_probs)
+    out = {"ens_acc": accuracy(mean, labels), "ens_nll": nll(mean, labels), "ens_ece": ece(mean, labels),
+           "ens_brier": brier(mean, labels),
+           "mean_member_acc": float(np.mean([accuracy(p, labels) for p in member_probs]))}
+    if len(member_probs) >= 2:
+        out["diversity"] = diversity(member_probs, labels)
+    return out
+
+
+# --- the tidy table -------------------------------------------------------------------------------------------
+
+def read_member_probs(path: str | Path) -> dict:
+    """A member's ``.npz``: test probabilities, labels, pooled test features and the job's info (a dict)."""
+    try:
+        with np.load(path) as data:
+            out = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"member probabilities not found: {path}") from None
+    except Exception as exc:  # truncated or corrupt file
+        raise RuntimeError(f"could not read member probabilities {path}: {exc}; delete it and rerun") from exc
+    out["info"] = json.loads(str(out.get("info", "{}")))
+    return out
+
+
+def weight_vector(state_dict: dict) -> np.ndarray:
+    """Parameters of a state dict as one vector (BatchNorm running statistics and counters left out)."""
+    skip = ("running_mean", "running_var", "num_batches_tracked")
+    parts = [v.detach().cpu().double().reshape(-1).numpy() for k, v in state_dict.items()
+             if not k.endswith(skip) and v.is_floating_point()]
+    return np.concatenate(parts)
+
+
+def run_rows(members: list[dict], weights: list[np.ndarray] | None = None) -> list[tuple[int, str, float]]:
+    """(k, metric, value) rows of one run: per member k and per ensemble of the first k members."""
+    labels = members[0]["labels"]
+    for m in members[1:]:
+        if not np.array_equal(m["labels"], labels):
+            raise ValueError("members were evaluated on different test sets")
+    probs = [m["probs"] for m in members]
+    first_features = members[0].get("features")
+    rows: list[tuple[int, str, float]] = []
+    cumulative = 0.0
+    for k, member in enumerate(members, start=1):
+        seconds = float(member["info"].get("seconds", float("nan")))
+        cumulative += seconds
+        rows += [(k, "member_acc", accuracy(member["probs"], labels)), (k, "member_nll", nll(member["probs"], labels)),
+                 (k, "member_seconds", seconds)]
+        if weights is not None:
+            rows.append((k, "dist_weights", float(np.linalg.norm(weights[k - 1] - weights[0]))))
+        if first_features is not None and member.get("features") is not None:
+            rows.append((k, "dist_features", float(np.mean((member["features"] - first_features) ** 2))))
+        for metric, value in ensemble_metrics(probs[:k], labels).items():
+            rows.append((k, metric, value))
+        rows.append((k, "train_seconds", cumulative))
+    return rows
+
+
+def build_table(runs: list[dict]) -> pd.DataFrame:
+    """Tidy table of every run: ``runs`` = [{target, source, arch, seed, method, probs: [npz…], weights: [pt…]}].
+
+    Files shared between runs (member 1, the plain first cycle) are read once.
+    """
+    from transferscope.io import torch_load
+
+    probs_cache: dict[str, dict] = {}
+    weight_cache: dict[str, np.ndarray] = {}
+    records = []
+    for run in runs:
+        members = []
+        for path in run["probs"]:
+            if path not in probs_cache:
+                probs_cache[path] = read_member_probs(path)
+            members.append(probs_cache[path])
+        weights = None
+        if run.get("weights"):
+            weights = []
+            for path in run["weights"]:
+                if path not in weight_cache:
+                    weight_cache[path] = weight_vector(torch_load(path, what="ensemble member")["state_dict"])
+                weights.append(weight_cache[path])
+        for k, metric, value in run_rows(members, weights):
+            records.append({"target": run["target"], "source": run["source"], "arch": run["arch"],
+                            "seed": int(run["seed"]), "method": run["method"], "k": k, "metric": metric,
+                            "value": value})
+    return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
+
+
+def summary(table: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
+    """Mean and sd over seeds of the main metrics of each method at ensemble size ``k`` (default: the largest)."""
+    k = int(table["k"].max()) if k is None else k
+    sub = table[(table["k"] == k) & table["metric"].isin(["ens_acc", "mean_member_acc", "diversity", "ens_nll",
+                                                           "ens_ece", "train_seconds"])]
+    grouped = sub.groupby(["target", "method", "metric"])["value"]
+    out = grouped.agg(["mean", "std"]).reset_index()
+    return out

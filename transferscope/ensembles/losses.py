@@ -1,0 +1,105 @@
+"""Similarity losses to a reference model (thesis B's SSE–MSE and SSE–RTD), on pooled features.
+
+Both compare the current model's pooled features ``z`` (B×d, with gradient) with the reference's ``r`` (B×d, member 1
+in eval mode, no gradient) on the same mini-batch.
+
+- :func:`mse_to_reference`: ``mean((z − r)²)`` over batch × features (``torch.nn.MSELoss``).
+- :func:`rtd_loss`: the differentiable, symmetric, minimum-mode H1 Representation Topology Divergence of RTD-AE as
+  used by the thesis. With D_R = cdist(r, r)/√d and D_Z = cdist(z, z)/√d, for an ordered pair (P, Q)
+
+      M  = [[0, Pᵀ], [P, min(P, Q)]]      (filtration of the R-Cross-Barcode, 2B vertices)
+      M′ = [[0, Pᵀ], [P, Q]]  (immovable = 1)   or   [[0, Pᵀ], [P, P]]  (immovable = 2)
+
+  the H1 persistence pairs of the Vietoris–Rips filtration of M (detached) are computed on the CPU by gudhi
+  (``flag_persistence_generators`` gives each pair's birth edge and death edge). The ``card`` pairs with the largest
+  persistence are kept; birth values are gathered from M and death values from M′ (so they stay differentiable), and
+
+      RTD(P→Q) = Σ |death − birth|^p,     L = ½ [RTD(D_R→D_Z, immovable 1) + RTD(D_Z→D_R, immovable 2)].
+
+  Only D_Z carries gradient. Identical feature sets give L = 0 (there are no H1 bars).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def mse_to_reference(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of the current features and the (detached) reference features."""
+    return F.mse_loss(features, reference.detach())
+
+
+def persistence_pairs(matrix: np.ndarray, dim: int = 1) -> np.ndarray:
+    """Finite persistence pairs of dimension ``dim`` of the Rips filtration of a distance matrix.
+
+    Returns an int array m×4 of vertex indices (birth edge u, v, death edge u, v), computed by gudhi with
+    Z/2 coefficients; pairs of zero persistence are left out.
+    """
+    import gudhi
+
+    matrix = np.asarray(matrix, dtype=np.float64)
+    n = matrix.shape[0]
+    if n < 3:
+        return np.zeros((0, 4), dtype=np.int64)
+    tree = gudhi.RipsComplex(distance_matrix=matrix).create_simplex_tree(max_dimension=dim + 1)
+    tree.compute_persistence(homology_coeff_field=2, persistence_dim_max=False)
+    # (H0 pairs m×3, [H1 pairs m×4, H2 pairs, ...], essential H0, [essential H1, ...])
+    higher = tree.flag_persistence_generators()[1]
+    if dim < 1 or len(higher) < dim:
+        return np.zeros((0, 4), dtype=np.int64)
+    pairs = np.asarray(higher[dim - 1], dtype=np.int64).reshape(-1, 4)
+    return pairs
+
+
+def cross_matrices(P: torch.Tensor, Q: torch.Tensor, immovable: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The filtration matrix M(P, Q) (minimum mode) and the death-gathering matrix M′."""
+    if immovable not in (1, 2):
+        raise ValueError(f"immovable must be 1 or 2, got {immovable}")
+    zeros = torch.zeros_like(P)
+    top = torch.cat([zeros, P.T], dim=1)
+    M = torch.cat([top, torch.cat([P, torch.minimum(P, Q)], dim=1)], dim=0)
+    corner = Q if immovable == 1 else P
+    M_death = torch.cat([top, torch.cat([P, corner], dim=1)], dim=0)
+    return M, M_death
+
+
+def rtd_direction(P: torch.Tensor, Q: torch.Tensor, immovable: int, card: int = 50, p: float = 1.0) -> torch.Tensor:
+    """RTD(P→Q): sum of the ``card`` longest H1 bars of the R-Cross-Barcode, differentiable through gathering."""
+    M, M_death = cross_matrices(P, Q, immovable)
+    pairs = persistence_pairs(M.detach().cpu().numpy(), dim=1)
+    if len(pairs) == 0:
+        return (M.sum() * 0.0)
+    bu, bv, du, dv = (torch.as_tensor(pairs[:, i], device=M.device) for i in range(4))
+    birth = M[bu, bv]
+    death = M_death[du, dv]
+    with torch.no_grad():
+        persistence = M[du, dv] - birth
+    if len(pairs) > card:
+        keep = torch.topk(persistence, card).indices
+        birth, death = birth[keep], death[keep]
+    return (death - birth).abs().pow(p).sum()
+
+
+def feature_distances(features: torch.Tensor) -> torch.Tensor:
+    """Euclidean distance matrix of the rows divided by √d (d = feature dimension); zero gradient on the diagonal."""
+    d = features.shape[1]
+    diff = features[:, None, :] - features[None, :, :]
+    sq = (diff * diff).sum(-1)
+    eye = torch.eye(len(features), dtype=torch.bool, device=features.device)
+    # sqrt has an infinite derivative at 0: keep the diagonal (and exact duplicates) out of the graph
+    safe = torch.where(sq > 0, sq, torch.ones_like(sq))
+    dist = torch.where(sq > 0, safe.sqrt(), torch.zeros_like(sq))
+    return dist.masked_fill(eye, 0.0) / math.sqrt(d)
+
+
+def rtd_loss(features: torch.Tensor, reference: torch.Tensor, card: int = 50, p: float = 1.0) -> torch.Tensor:
+    """Symmetric min-mode RTD between current and reference features (gradient to ``features`` only)."""
+    if features.shape != reference.shape:
+        raise ValueError(f"features {tuple(features.shape)} and reference {tuple(reference.shape)} differ in shape")
+    D_Z = feature_distances(features.float())  # float32 even under bf16 autocast
+    D_R = feature_distances(reference.detach().float())
+    return 0.5 * (rtd_direction(D_R, D_Z, immovable=1, card=card, p=p)
+                  + rtd_direction(D_Z, D_R, immovable=2, card=card, p=p))

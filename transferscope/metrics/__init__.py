@@ -1,0 +1,46 @@
+"""Representation metrics and transferability scores (public API of ``transferscope.metrics``).
+
+Every function takes numpy arrays or torch tensors (samples on the first axis, further axes flattened)
+and returns a Python float, except :func:`rdm` (an n×n numpy array) and the helpers that say otherwise.
+Computation is in float64 torch, vectorised, with n×n quantities built in blocks of rows.
+
+Representation metrics
+    sum_of_squares(X, y)          SSW / TSS                                       (class_separation)
+    rdm(X), count_constant_rows   1 − Pearson between samples                     (rsa)
+    rsa(X, y)                     |mean within − mean between| of the RDM         (rsa)
+    rsa_between(X, Y)             Spearman between two RDMs                       (rsa)
+    twonn(X), twonn_subsets(X)    TwoNN intrinsic dimension                       (intrinsic_dimension)
+    linear_cka(X, Y, unbiased)    linear CKA, biased or unbiased HSIC             (cka)
+    rtd(X, Y), r_cross_barcode    Representation Topology Divergence (ripser)     (rtd)
+Transferability scores
+    logme, leep, nce, hscore, transrate                                           (transferability)
+"""
+
+from .cka import linear_cka
+from .class_separation import sum_of_squares
+from .intrinsic_dimension import two_nearest_distances, twonn, twonn_from_distances, twonn_subsets
+from .rsa import count_constant_rows, rdm, rsa, rsa_between, rsa_between_rdms
+from .rtd import r_cross_barcode, r_cross_matrix, rtd
+from .transferability import hscore, leep, logme, nce, transrate
+
+__all__ = [
+    "sum_of_squares",
+    "rdm",
+    "count_constant_rows",
+    "rsa",
+    "rsa_between",
+    "rsa_between_rdms",
+    "twonn",
+    "twonn_subsets",
+    "twonn_from_distances",
+    "two_nearest_distances",
+    "linear_cka",
+    "rtd",
+    "r_cross_barcode",
+    "r_cross_matrix",
+    "logme",
+    "leep",
+    "nce",
+    "hscore",
+    "transrate",
+]

@@ -1,0 +1,15 @@
+"""Rule extract: activations of the target sample for each checkpoint of one pre-training run."""
+from transferscope.analysis.jobs import run_extract
+from transferscope.runtime import setup_job
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+setup_job(smk.log[0], smk.threads)
+run_extract(
+    smk.input.target,
+    dict(zip(smk.params.points, smk.input.checkpoints)),
+    dict(zip(smk.params.points, smk.output)),
+    n_samples=smk.params.n_samples,
+    pool=smk.params.pool,
+    seed=smk.params.seed,
+    device=smk.params.device,
+)

@@ -1,0 +1,12 @@
+"""Rule transferability: metrics.csv + finetune tables -> results/tables/transferability.csv."""
+import pandas as pd
+
+from transferscope.analysis.correlate import transferability_table
+from transferscope.io import write_csv
+from transferscope.runtime import setup_job
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+setup_job(smk.log[0], 1)
+table = transferability_table(pd.read_csv(smk.input.metrics), pd.read_csv(smk.input.finetune),
+                              pd.read_csv(smk.input.curves), smk.params.eval_points)
+write_csv(smk.output[0], table)
