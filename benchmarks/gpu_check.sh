@@ -40,7 +40,7 @@ CORES=${GPU_CHECK_CORES:-8}
 WF=${GPU_CHECK_WORKDIR:-/tmp/wf}
 SITE=${GPU_CHECK_SITE:-/tmp/site}
 CPU_BASELINE=${GPU_CHECK_CPU_BASELINE:-1}
-WORKFLOW_LIMIT=${GPU_CHECK_WORKFLOW_LIMIT:-270}  # seconds for step b's snakemake run
+WORKFLOW_LIMIT=${GPU_CHECK_WORKFLOW_LIMIT:-300}  # seconds for step b's snakemake run
 export PYTHONUNBUFFERED=1 OUT
 mkdir -p "$OUT"
 LOG=$OUT/gpu_check.log
@@ -116,7 +116,7 @@ report_env() {
         timeout 30 nvidia-smi -L || echo "nvidia-smi -L failed"
     fi
     timeout 60 "$PY" - <<'EOF'
-import importlib, platform, sys
+import importlib, importlib.metadata, platform, sys
 import torch
 print("python", platform.python_version(), sys.executable)
 print("torch", torch.__version__, "| cuda", torch.version.cuda, "| cudnn", torch.backends.cudnn.version(),
@@ -124,12 +124,16 @@ print("torch", torch.__version__, "| cuda", torch.version.cuda, "| cudnn", torch
 if torch.cuda.is_available():
     p = torch.cuda.get_device_properties(0)
     print("device", p.name, f"{p.total_memory / 2**30:.1f} GiB,", p.multi_processor_count, "SMs")
-for name in ["snakemake", "torchvision", "numpy", "scipy", "pandas", "sklearn", "skimage", "matplotlib", "seaborn",
-             "mlxtend", "ripser", "gudhi", "jsonschema", "pydantic", "packaging", "typing_extensions", "yaml",
-             "transferscope"]:
+for name, dist in [("snakemake", "snakemake"), ("torchvision", "torchvision"), ("numpy", "numpy"),
+                   ("scipy", "scipy"), ("pandas", "pandas"), ("sklearn", "scikit-learn"), ("skimage", "scikit-image"),
+                   ("matplotlib", "matplotlib"), ("seaborn", "seaborn"), ("mlxtend", "mlxtend"), ("ripser", "ripser"),
+                   ("gudhi", "gudhi"), ("jsonschema", "jsonschema"), ("pydantic", "pydantic"),
+                   ("packaging", "packaging"), ("typing_extensions", "typing-extensions"), ("yaml", "pyyaml"),
+                   ("transferscope", None)]:
     try:
         mod = importlib.import_module(name)
-        print(f"  {name:18s} {getattr(mod, '__version__', '?'):14s} {getattr(mod, '__file__', '')}")
+        version = importlib.metadata.version(dist) if dist else mod.__version__
+        print(f"  {name:18s} {version:14s} {getattr(mod, '__file__', '')}")
     except Exception as exc:  # report and go on: the steps below say what it breaks
         print(f"  {name:18s} IMPORT FAILED: {exc!r}")
 EOF
@@ -231,8 +235,8 @@ cpu_baseline() {
     local wf=$WF.cpu
     rm -rf "$wf" && mkdir -p "$wf" || return 1
     sed -E 's/^device:.*/device: cpu/' "$WF/gpu_check_config.yaml" >"$wf/gpu_check_config.yaml"
-    timeout -k 10 90 "$PY" -m snakemake --snakefile "$REPO/Snakefile" --directory "$wf" --configfile "$wf/gpu_check_config.yaml" \
-        --cores "$CORES" --config device=cpu results/tables/pretrain.csv >/tmp/gpu_check_cpu.txt 2>&1
+    timeout -k 10 90 "$PY" -m snakemake results/tables/pretrain.csv --snakefile "$REPO/Snakefile" --directory "$wf" \
+        --configfile "$wf/gpu_check_config.yaml" --cores "$CORES" --config device=cpu >/tmp/gpu_check_cpu.txt 2>&1
     local rc=$?
     [ "$rc" = 0 ] || { tail -n 40 /tmp/gpu_check_cpu.txt; return "$rc"; }
     cp "$wf/results/tables/pretrain.csv" "$OUT/pretrain_cpu.csv"

@@ -19,6 +19,7 @@ DATA = "results/data/{dataset}.pt"
 PRETRAIN_CKPT = "results/pretrain/{source}/{arch}/seed{seed}/{ckpt}.pt"
 PRETRAIN_LOG = "results/pretrain/{source}/{arch}/seed{seed}/train_log.csv"
 FINETUNE = "results/finetune/{target}/{source}/{arch}/seed{seed}/{ckpt}/{mode}/result.json"
+FINETUNE_STASH = "results/finetune/{target}/{source}/{arch}/seed{seed}/.stash_{mode}"
 SCRATCH = "results/finetune/{target}/scratch/{arch}/seed{seed}/result.json"
 ACTS = "results/activations/{target}/{source}/{arch}/seed{seed}/{ckpt}.npz"
 ANALYSIS = config["analysis"]["enabled"]

@@ -1,20 +1,22 @@
 rule finetune:
-    """Fine-tune one pre-training checkpoint on one target in one mode."""
+    """Fine-tune every checkpoint of one pre-training run on one target in one mode (one result per checkpoint)."""
     input:
         target=DATA.replace("{dataset}", "{target}"),
-        checkpoint=PRETRAIN_CKPT,
+        checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
     output:
-        FINETUNE,
+        expand(FINETUNE, ckpt=CKPTS, allow_missing=True),
     params:
+        points=CKPTS,
+        stash_dir=lambda wc: FINETUNE_STASH.format(**wc),
         recipe=mode_recipe,
         reinit=config["finetune"]["reinit"],
         eval_points=config["finetune"]["eval_points"],
         cka_samples=config["finetune"]["cka_samples"],
         device=config["device"],
     log:
-        f"{LOGS}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{ckpt}}/{{mode}}.log",
+        f"{LOGS}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{mode}}.log",
     benchmark:
-        f"{BENCH}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{ckpt}}/{{mode}}.tsv"
+        f"{BENCH}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{mode}}.tsv"
     threads: THREADS
     resources:
         gpu=GPU,

@@ -109,3 +109,28 @@ def test_tensor_data_from_bundle(bundle):
     data = TensorData.from_bundle(bundle)
     assert data.x_train.dtype == torch.uint8 and set(data.evals) == {"val", "test"}
     assert isinstance(bundle, Bundle)
+
+
+def test_finetune_job_skips_checkpoints_already_done(bundle, tmp_path):
+    """A rerun of a fine-tuning job picks up results stashed by the failed attempt instead of retraining."""
+    import json
+
+    from transferscope.training.finetune import run_finetune_checkpoints
+    from transferscope.training.pretrain import run_pretrain
+
+    bundle.save(tmp_path / "d.pt")
+    recipe = dict(RECIPE, epochs=1)
+    ckpts = {p: str(tmp_path / f"pre/{p}.pt") for p in ("step0", "final")}
+    run_pretrain(tmp_path / "d.pt", arch="mnist_cnn", seed=1, recipe=recipe, checkpoints=ckpts,
+                 train_log=tmp_path / "pre/log.csv", device="cpu")
+    stash = tmp_path / "ft/.stash_full"
+    stash.mkdir(parents=True)
+    (stash / "step0.json").write_text(json.dumps({"checkpoint": "step0", "test_acc": 0.123}))
+    outs = {p: str(tmp_path / f"ft/{p}/full/result.json") for p in ckpts}
+    results = run_finetune_checkpoints(tmp_path / "d.pt", ckpts, outs, stash_dir=stash, arch="mnist_cnn", seed=1,
+                                       mode="full", recipe=recipe, reinit=["head"], eval_points=["final"],
+                                       keys={"target": "d", "source": "d"}, device="cpu")
+    assert json.loads(open(outs["step0"]).read())["test_acc"] == 0.123  # not retrained
+    final = json.loads(open(outs["final"]).read())
+    assert final["checkpoint"] == "final" and 0 <= final["test_acc"] <= 1 and len(results) == 2
+    assert not stash.exists()

@@ -127,7 +127,7 @@ def test_cuda_config_requests_gpu_on_training_jobs(tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     out = snakemake(tmp_path, "-n", configfile=path).stdout
     blocks = [b for b in out.split("\n\n") if re.search(r"^rule (pretrain|finetune|scratch):", b.strip(), re.M)]
-    assert len(blocks) == 2 + 8 + 1
+    assert len(blocks) == 2 + 4 + 1  # pretrain + finetune (all checkpoints of a run per job) + scratch
     assert all("gpu=1" in b for b in blocks)
     other = [b for b in out.split("\n\n") if re.search(r"^rule (prepare_dataset|figure_\w+):", b.strip(), re.M)]
     assert other and not any("gpu=1" in b for b in other)

@@ -58,6 +58,38 @@ def _cka_probe(model: torch.nn.Module, target: Bundle, n: int):
     return compare
 
 
+def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str], outputs: dict[str, str], *,
+                             stash_dir: str | Path, **kwargs) -> list[dict]:
+    """Fine-tune every checkpoint of one pre-training run (point -> checkpoint path) in one job.
+
+    One job per pre-training run keeps the number of jobs (and their start-up cost) low, mirrors the pre-training
+    job that made the checkpoints, and still writes one result JSON per fine-tuning run. Each finished result is
+    kept in the undeclared ``stash_dir`` until all are done (Snakemake deletes declared outputs of a failed job),
+    so a rerun skips the checkpoints already fine-tuned.
+    """
+    import json
+    import os
+
+    stash = Path(stash_dir)
+    stash.mkdir(parents=True, exist_ok=True)
+    results = []
+    keys = dict(kwargs.pop("keys"))
+    for i, (point, ckpt_path) in enumerate(checkpoints.items()):
+        done = stash / f"{point}.json"
+        if done.exists():
+            log.info("finetune %s: already done in %s, skipping", point, done)
+            results.append(json.loads(done.read_text()))
+            continue
+        log.info("finetune checkpoint %d/%d: %s", i + 1, len(checkpoints), ckpt_path)
+        results.append(run_finetune(target_path, checkpoint=ckpt_path, result_path=done,
+                                    keys={**keys, "checkpoint": point}, **kwargs))
+    for point, path in outputs.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stash / f"{point}.json", path)
+    shutil.rmtree(stash, ignore_errors=True)
+    return results
+
+
 def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch: str, seed: int, mode: str,
                  recipe: dict, reinit: list[str], eval_points: list[str], result_path: str | Path,
                  keys: dict, device: str = "auto", cka_samples: int = 0, cuda: dict | None = None) -> dict:
