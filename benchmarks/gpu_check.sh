@@ -14,13 +14,14 @@
 #      seconds summed, the pretrain table's images_per_s, GPU utilisation/memory sampled by nvidia-smi.
 #   d. CPU baseline on the same machine: only the pre-training jobs (images_per_s on the CPU, threads=1).
 # Files under $OUT (at most 7, flat): gpu_check.log, bench_summary.csv, pretrain.csv, pretrain_cpu.csv,
-# tables.tar.gz (every results/tables/*.csv and results/benchmarks/**/*.tsv of the GPU run), 2 figures.
+# tables.tar.gz (results/tables, results/benchmarks and results/logs of the GPU run), 2 figures.
 #
 # Knobs (environment): GPU_CHECK_LOCAL=1; GPU_CHECK_CONFIG (default tests/data/config_tiny.yaml: the embedded
 # default config.yaml runs ~100 serial GPU jobs, too long for one call); GPU_CHECK_DEVICE (cuda; cpu when local);
 # GPU_CHECK_CORES (8); GPU_CHECK_PYTHON (python3; .venv/bin/python when local); GPU_CHECK_WORKDIR (/tmp/wf);
-# GPU_CHECK_SITE (/tmp/site); GPU_CHECK_CPU_BASELINE (1; 0 skips step d). Budget: about 3 minutes on 16 cores,
-# each step capped by `timeout` so that the whole script ends within 8 minutes.
+# GPU_CHECK_SITE (/tmp/site); GPU_CHECK_CPU_BASELINE (1; 0 skips step d); GPU_CHECK_WORKFLOW_LIMIT (300 s at most
+# for step b); GPU_CHECK_BUDGET (450 s). Takes about 3.5 minutes (2 CPU cores, tiny config); every step is capped
+# by `timeout`, and steps b and d get only what is left of GPU_CHECK_BUDGET, so the script ends within ~8 minutes.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -40,7 +41,10 @@ CORES=${GPU_CHECK_CORES:-8}
 WF=${GPU_CHECK_WORKDIR:-/tmp/wf}
 SITE=${GPU_CHECK_SITE:-/tmp/site}
 CPU_BASELINE=${GPU_CHECK_CPU_BASELINE:-1}
-WORKFLOW_LIMIT=${GPU_CHECK_WORKFLOW_LIMIT:-300}  # seconds for step b's snakemake run
+WORKFLOW_LIMIT=${GPU_CHECK_WORKFLOW_LIMIT:-300}  # seconds for step b's snakemake run, at most
+BUDGET=${GPU_CHECK_BUDGET:-450}                  # seconds for the whole script (steps b and d shrink to fit)
+DEADLINE=$(($(date +%s) + BUDGET))
+left() { echo $((DEADLINE - $(date +%s))); }
 export PYTHONUNBUFFERED=1 OUT
 mkdir -p "$OUT"
 LOG=$OUT/gpu_check.log
@@ -74,7 +78,7 @@ install_wheels() {
     ls .whl/*.whl >/dev/null 2>&1 || { echo "no .whl/*.whl: run with carry [\".whl\"]"; return 1; }
     echo "$(ls .whl/*.whl | wc -l) wheels, $(du -sh .whl | cut -f1)"
     rm -rf "$SITE"
-    timeout 120 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+    timeout 90 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
         .whl/*.whl || return 1
     # Requirements of the carried packages that the image's versions miss; a fallback wheel replaces such a one.
     local fb
@@ -182,7 +186,7 @@ run_workflow() {
     fi
     local t0 rc
     t0=$(date +%s)
-    timeout -k 10 "$WORKFLOW_LIMIT" "${SMK[@]}" >/tmp/gpu_check_workflow.txt 2>&1
+    timeout -k 10 "$1" "${SMK[@]}" >/tmp/gpu_check_workflow.txt 2>&1
     rc=$?
     echo "workflow wall time: $(($(date +%s) - t0)) s (rc=$rc, $CONFIG, device=$DEVICE, --cores $CORES)"
     [ -n "$sampler" ] && kill "$sampler" 2>/dev/null && wait "$sampler" 2>/dev/null
@@ -195,7 +199,7 @@ run_workflow() {
     fi
     echo "training logs naming the device:"
     grep -rhoE 'device (cuda|cpu)[^,]*' "$WF/results/logs" 2>/dev/null | sort | uniq -c
-    timeout 60 "$PY" - "$WF" "$OUT" <<'EOF'
+    timeout 45 "$PY" - "$WF" "$OUT" <<'EOF'
 import glob, os, sys
 import pandas as pd
 wf, out = sys.argv[1:3]
@@ -235,7 +239,7 @@ cpu_baseline() {
     local wf=$WF.cpu
     rm -rf "$wf" && mkdir -p "$wf" || return 1
     sed -E 's/^device:.*/device: cpu/' "$WF/gpu_check_config.yaml" >"$wf/gpu_check_config.yaml"
-    timeout -k 10 90 "$PY" -m snakemake results/tables/pretrain.csv --snakefile "$REPO/Snakefile" --directory "$wf" \
+    timeout -k 10 "$1" "$PY" -m snakemake results/tables/pretrain.csv --snakefile "$REPO/Snakefile" --directory "$wf" \
         --configfile "$wf/gpu_check_config.yaml" --cores "$CORES" --config device=cpu >/tmp/gpu_check_cpu.txt 2>&1
     local rc=$?
     [ "$rc" = 0 ] || { tail -n 40 /tmp/gpu_check_cpu.txt; return "$rc"; }
@@ -258,7 +262,7 @@ main() {
     if [ "$LOCAL" = 1 ]; then
         export PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}
     else
-        step install_wheels 120 install_wheels || { echo "wheel install failed: stop"; return 1; }
+        step install_wheels 150 install_wheels || { echo "wheel install failed: stop"; return 1; }
         export PYTHONPATH=$SITE:$REPO
     fi
     # A `snakemake` command on PATH (the workflow's tests and users call it by name).
@@ -276,9 +280,18 @@ main() {
     done
     step a_pytest 150 "$PY" -m pytest -q -x -m "not slow" -p no:cacheprovider -rs "${tests[@]}"
     step c_dryrun_gpu_resource 60 dry_run
-    step b_workflow "$WORKFLOW_LIMIT" run_workflow
+    local limit=$(($(left) - 90))  # keep 90 s for step b's summary and step d
+    [ "$limit" -gt "$WORKFLOW_LIMIT" ] && limit=$WORKFLOW_LIMIT
+    [ "$limit" -lt 60 ] && limit=60
+    step b_workflow "$limit" run_workflow "$limit"
     if [ "$CPU_BASELINE" = 1 ]; then
-        step d_cpu_baseline_pretrain 90 cpu_baseline
+        limit=$(($(left) - 10))
+        [ "$limit" -gt 75 ] && limit=75
+        if [ "$limit" -ge 30 ]; then
+            step d_cpu_baseline_pretrain "$limit" cpu_baseline "$limit"
+        else
+            echo "step d skipped: ${limit}s left of the ${BUDGET}s budget"
+        fi
     fi
 
     echo

@@ -114,6 +114,8 @@ def train(
     - raises NonFiniteLossError at the first NaN/inf loss.
     """
     device = data.x_train.device
+    if device.type == "cpu" and data.x_train.dim() == 4:  # NHWC: the CPU conv and max-pool kernels vectorise over
+        model.to(memory_format=torch.channels_last)       # channels (MNIST CNN: ~1.5x per step)
     n = len(data.y_train)
     bs = min(recipe["batch_size"], n)
     steps_per_epoch = max(1, (n + bs - 1) // bs)
