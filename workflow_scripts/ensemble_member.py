@@ -9,7 +9,7 @@ claim_device(smk.params.device)  # own GPU slot (CUDA_VISIBLE_DEVICES) before CU
 run_member(
     dict(smk.params.spec),
     target_path=smk.input.target,
-    init_path=smk.input.init,
+    init_path=getattr(smk.input, "init", None),  # None: spec["weights"] names a weights file
     member1_path=getattr(smk.input, "member1", None),
     earlier_paths=list(getattr(smk.input, "earlier", [])),
     out_weights=smk.output.weights,

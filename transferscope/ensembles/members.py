@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from transferscope.data.bundle import Bundle
 from transferscope.ensembles.diversity import prev_ce_loss
 from transferscope.ensembles.losses import mse_to_reference, rtd_loss
+from transferscope.ensembles.sgd import member_optimizer
 from transferscope.ensembles.weight_orthogonality import flat_state_weights, wo_loss
 from transferscope.io import atomic_path, provenance, torch_save
 from transferscope.models import build_model, freeze_prefix, reinit_layers
@@ -81,8 +82,9 @@ def load_member(path: str | Path, target: Bundle | None = None) -> torch.nn.Modu
     return model_from_checkpoint(blob, path)
 
 
-def start_model(spec: dict, target: Bundle, init_path: str | Path, arch: str) -> torch.nn.Module:
-    """The model a member starts from, before any freezing (on the CPU)."""
+def start_model(spec: dict, target: Bundle, init_path: str | Path | None, arch: str) -> torch.nn.Module:
+    """The model a member starts from, before any freezing (on the CPU); ``init_path`` is unused when the spec
+    names a weights file."""
     if spec["role"] == "finetune":
         if spec.get("weights"):
             model = model_from_weights_file(arch, target, spec["weights"])
@@ -198,13 +200,14 @@ def write_npz(path: str | Path, **arrays) -> None:
 
 # --- the job --------------------------------------------------------------------------------------------------
 
-def run_member(spec: dict, *, target_path: str | Path, init_path: str | Path, out_weights: str | Path,
+def run_member(spec: dict, *, target_path: str | Path, init_path: str | Path | None, out_weights: str | Path,
                out_probs: str | Path, keys: dict, member1_path: str | Path | None = None,
                earlier_paths: list[str] = (), device: str = "auto", cuda: dict | None = None) -> dict:
     """Train member ``spec['k']`` of ``spec['method']`` and write ``out_weights`` (.pt) and ``out_probs`` (.npz).
 
     ``keys`` (target, source, arch, seed) label the outputs. Resume state is kept beside the outputs in an
-    undeclared ``.resume_member<k>`` directory and removed at the end. ``cuda``: optional CUDA speed options
+    undeclared ``.resume_member<k>`` directory and removed at the end (a resumed WO / CE member redraws its choice
+    of earlier member per step from a fresh generator, so it is not bit-identical to an uninterrupted one). ``cuda``: optional CUDA speed options
     (transferscope.training.accel; ignored off CUDA).
     """
     dev = resolve_device(device)
@@ -235,10 +238,12 @@ def run_member(spec: dict, *, target_path: str | Path, init_path: str | Path, ou
     out_dir = Path(out_weights).parent
     resume_dir = out_dir / f".resume_member{k}"
     label = f"ensemble {keys['target']} seed{keys['seed']} {spec['method']} member{k}"
-    log.info("%s: %s from %s (%d trainable parameters)", label, spec["role"], init_path,
+    origin = init_path if init_path is not None else (spec.get("weights") or {}).get("path")
+    log.info("%s: %s from %s (%d trainable parameters)", label, spec["role"], origin,
              sum(p.numel() for p in model.parameters() if p.requires_grad))
+    optimizer = member_optimizer(model, spec["recipe"])  # fresh per member: momentum reset at every cycle
     result = train(model, data, spec["recipe"], seed=spec["member_seed"], loss_fn=accelerated_loss(loss, dev, cuda),
-                   resume_dir=resume_dir,
+                   optimizer=optimizer, resume_dir=resume_dir,
                    label=label, epoch_evals=(), on_epoch_end=loss.end_epoch)
 
     x_test, y_test = data.evals["test"]
@@ -263,7 +268,7 @@ def run_member(spec: dict, *, target_path: str | Path, init_path: str | Path, ou
               info=np.array(json.dumps(info, default=str)))
     blob = checkpoint_blob(model, arch=arch, bundle=target, role="ensemble_member", seed=int(keys["seed"]),
                            point=f"member{k}", info=info, spec=spec,
-                           provenance=provenance(device=str(dev), init=str(init_path),
+                           provenance=provenance(device=str(dev), init=str(origin),
                                                  cuda=active_options(dev, cuda)))
     torch_save(out_weights, blob)
     shutil.rmtree(resume_dir, ignore_errors=True)

@@ -151,15 +151,15 @@ class EnsemblePlan:
         return spec
 
     def inputs(self, target: str, seed, method: str, k) -> dict:
-        """Named input files of a member job: ``target`` data, ``init`` (what it starts from), ``member1`` (the
-        reference of every cycle member), ``earlier`` (members 2..k−1 of WO / CE)."""
+        """Named input files of a member job: ``target`` data, ``init`` (what it starts from; absent for a weights
+        file), ``member1`` (the reference of every cycle member), ``earlier`` (members 2..k−1 of WO / CE)."""
         spec = self.spec(target, seed, method, k)
         k, seed = int(k), int(seed)
         out: dict = {"target": self.data_pattern.format(dataset=target)}
         if spec["role"] == "finetune":
-            if spec["weights"] is not None:
-                out["init"] = spec["weights"]["path"]
-            else:
+            # a weights file (ensembles.weights) is a param, not an input: a dry run does not need it, and a
+            # missing file fails the job naming the path
+            if spec["weights"] is None:
                 out["init"] = self.checkpoint_pattern.format(source=self.ens["source"], arch=self.ens["arch"],
                                                              seed=spec["pretrain_seed"], ckpt=spec["checkpoint"])
             return out

@@ -1,0 +1,97 @@
+"""The ensemble job graph (which member starts from which; shared members) and the config section."""
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO
+from transferscope.config import ConfigError, validate_config
+from transferscope.ensembles.plan import EnsemblePlan, owner
+
+PATTERNS = dict(member_pattern="E/{target}/{source}/{arch}/seed{seed}/{method}/member{k}.pt",
+                data_pattern="D/{dataset}.pt", checkpoint_pattern="P/{source}/{arch}/seed{seed}/{ckpt}.pt",
+                table="T/ensembles.csv", figures={"ensemble_size": "F/ensemble_size.png"})
+
+
+def default_config():
+    with open(f"{REPO}/config.yaml") as fh:
+        return validate_config(yaml.safe_load(fh))
+
+
+def member(method, k, seed=1):
+    return f"E/digits59_ens/digits04/small_resnet/seed{seed}/{method}/member{k}.pt"
+
+
+def test_owner_shares_member1_and_the_plain_first_cycle():
+    assert owner("sse_rtd", 1) == ("first", 1) and owner("local_de", 1) == ("first", 1)
+    assert owner("sse", 2) == owner("starsse_wo", 2) == owner("starsse_ce", 2) == ("starsse", 2)
+    assert owner("sse_mse", 2) == ("sse_mse", 2) and owner("starsse_freeze-stage1", 2) == ("starsse_freeze-stage1", 2)
+    assert owner("sse", 3) == ("sse", 3)
+
+
+def test_default_plan_graph():
+    plan = EnsemblePlan(default_config(), **PATTERNS)
+    assert plan.enabled and plan.members == 5
+    assert plan.methods() == ["local_de", "global_de", "sse", "starsse", "sse_mse", "sse_rtd",
+                              "starsse_freeze-stage1", "starsse_freeze-stage2", "starsse_wo", "starsse_ce"]
+    m1 = member("first", 1)
+    # member 1: ordinary fine-tuning of the chosen checkpoint
+    assert plan.inputs("digits59_ens", 1, "first", 1) == {"target": "D/digits59_ens.pt",
+                                                          "init": "P/digits04/small_resnet/seed1/final.pt"}
+    # SSE: a chain; StarSSE and its variants: a star around member 1
+    assert plan.inputs("digits59_ens", 1, "sse", 4)["init"] == member("sse", 3)
+    assert plan.inputs("digits59_ens", 1, "sse", 3)["init"] == member("starsse", 2)
+    assert plan.inputs("digits59_ens", 1, "sse_mse", 2)["init"] == m1
+    assert plan.inputs("digits59_ens", 1, "sse_rtd", 5)["member1"] == m1
+    for method in ("starsse", "starsse_freeze-stage2", "starsse_wo", "starsse_ce"):
+        assert plan.inputs("digits59_ens", 1, method, 5)["init"] == m1
+    assert plan.inputs("digits59_ens", 1, "starsse_ce", 4)["earlier"] == [member("starsse", 2), member("starsse_ce", 3)]
+    # Global DE: member k from the k-1-th other pre-training seed
+    assert [plan.pretrain_seed(2, "global_de", k) for k in range(1, 6)] == [2, 1, 3, 4, 5]
+    assert plan.inputs("digits59_ens", 2, "global_de", 2)["init"] == "P/digits04/small_resnet/seed1/final.pt"
+    assert plan.inputs("digits59_ens", 2, "local_de", 3)["init"] == "P/digits04/small_resnet/seed2/final.pt"
+    # params carry only what shapes the member's weights
+    spec = plan.spec("digits59_ens", 1, "sse_rtd", 3)
+    assert "rtd" in spec and not {"mse", "wo", "ce", "freeze"} & set(spec)
+    assert spec["recipe"]["lr"] == 2 * plan.ens["recipe"]["lr"]
+    assert spec["recipe"]["epochs"] == plan.ens["recipe"]["epochs"] // 2
+    assert plan.spec("digits59_ens", 1, "starsse_freeze-stage1", 2)["freeze"] == {"level": "stage1", "bn_frozen": True}
+    # one job per distinct member: 1 + (K-1) per method, minus the shared second members of sse, wo, ce
+    runs = plan.runs()
+    assert len(runs) == 2 * 10
+    distinct = {p for run in runs for p in run["weights"]}
+    assert len(distinct) == 2 * (1 + 10 * 4 - 3)
+    assert plan.targets() == ["T/ensembles.csv", "F/ensemble_size.png"]
+
+
+def test_disabled_or_absent_section_plans_nothing():
+    cfg = default_config()
+    cfg["ensembles"]["enabled"] = False
+    assert EnsemblePlan(cfg, **PATTERNS).targets() == [] and EnsemblePlan(cfg, **PATTERNS).runs() == []
+    del cfg["ensembles"]
+    assert EnsemblePlan(cfg, **PATTERNS).targets() == []
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda e: e.update(global_seeds=[1, 2, 3]), "ensembles.global_seeds"),
+    (lambda e: e["freeze"].update(levels=["fc"]), "ensembles.freeze.levels[0]"),
+    (lambda e: e.update(targets=["nope"]), "ensembles.targets[0]"),
+    (lambda e: e.update(checkpoint="epoch7"), "ensembles.checkpoint"),
+    (lambda e: e.update(arch="mnist_cnn", methods=["sse_mse"]), "pooled features"),
+    (lambda e: e.update(methods=["sse", "bagging"]), "ensembles.methods"),
+    (lambda e: e.update(members=1), "ensembles.members"),
+])
+def test_bad_ensemble_sections_name_the_key(edit, message):
+    with open(f"{REPO}/config.yaml") as fh:
+        cfg = yaml.safe_load(fh)
+    edit(cfg["ensembles"])
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        validate_config(copy.deepcopy(cfg))
+
+
+def test_thesis_b_config_is_valid():
+    with open(f"{REPO}/configs/thesis_b.yaml") as fh:
+        cfg = validate_config(yaml.safe_load(fh))
+    ens = cfg["ensembles"]
+    assert ens["arch"] == "resnet50" and ens["members"] == 5 and ens["recipe"]["lr"] == 0.05
+    assert ens["recipe"]["epochs"] == 25 and ens["cycle_epochs"] == 12 and ens["cycle_lr"] == 0.1

@@ -1,0 +1,98 @@
+"""End-to-end: the ensembles rules on a tiny config (K = 3, every method, one pre-training seed)."""
+import os
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from test_workflow import planned_jobs
+
+SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+
+TINY = os.path.join(REPO, "tests", "data", "config_ensembles_tiny.yaml")
+TARGETS = ["results/tables/ensembles.csv"] + [f"results/figures/ensemble_{n}.png"
+                                              for n in ("size", "diversity", "trajectory", "freeze")]
+METHODS = {"local_de", "global_de", "sse", "starsse", "sse_mse", "sse_rtd", "starsse_freeze-stage2", "starsse_wo",
+           "starsse_ce"}
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir, *args, configfile=TINY, targets=(), check=True):
+    """Run Snakemake on the repository's workflow in ``workdir`` (targets first: --configfile takes a list)."""
+    cmd = [SNAKEMAKE, *targets, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(workdir), *args,
+           "--configfile", str(configfile)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def run(workdir, *args, configfile=TINY, check=True):
+    return snakemake(workdir, *args, configfile=configfile, targets=TARGETS, check=check)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("ens_run")
+    run(workdir, "--cores", "2")
+    return workdir
+
+
+def test_table_members_and_figures(finished):
+    table = pd.read_csv(finished / "results/tables/ensembles.csv")
+    assert list(table.columns) == ["target", "source", "arch", "seed", "method", "k", "metric", "value"]
+    assert set(table["method"]) == METHODS and set(table["k"]) == {1, 2, 3}
+    assert {"ens_acc", "ens_nll", "ens_ece", "ens_brier", "diversity", "member_acc", "member_nll",
+            "train_seconds"} <= set(table["metric"])
+    acc = table[table["metric"].isin(["ens_acc", "member_acc"])]["value"]
+    assert acc.between(0, 1).all()
+    first = table[(table["k"] == 1) & (table["metric"] == "member_acc")]["value"]
+    assert first.nunique() == 1  # member 1 is shared by every method
+    run_dir = finished / "results/ensembles/digits69/digits03/small_resnet/seed1"
+    assert (run_dir / "first/member1.pt").exists() and (run_dir / "first/member1.npz").exists()
+    assert not (run_dir / "sse/member2.pt").exists()  # SSE's member 2 is StarSSE's (one cycle from member 1)
+    assert (run_dir / "starsse/member2.pt").exists() and (run_dir / "sse/member3.pt").exists()
+    for path in TARGETS[1:]:
+        assert (finished / path).stat().st_size > 10_000
+    assert not list(finished.glob("results/**/.resume*")) and not list(finished.glob("results/**/*.tmp"))
+
+
+def test_nothing_to_do_after_run(finished):
+    assert "Nothing to be done" in run(finished, "-n").stdout
+
+
+def test_variant_parameter_reruns_only_that_method(finished, tmp_path):
+    cfg = yaml.safe_load(open(TINY))
+    cfg["ensembles"]["mse"]["beta"] = 2.0
+    path = tmp_path / "mse.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = run(finished, "-n", configfile=path).stdout
+    jobs = planned_jobs(out)
+    assert jobs["ensemble_member"] == 2  # sse_mse members 2 and 3
+    assert all("sse_mse" in m for m in re.findall(r"output: (\S+member\d\.pt)", out))
+
+
+def test_disabled_section_plans_no_ensemble_job(tmp_path):
+    cfg = yaml.safe_load(open(TINY))
+    cfg["ensembles"]["enabled"] = False
+    path = tmp_path / "off.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path).stdout)
+    assert not [j for j in jobs if "ensemble" in j]
+
+
+def test_cuda_config_requests_gpu_on_member_jobs(tmp_path):
+    cfg = yaml.safe_load(open(TINY))
+    cfg["device"] = "cuda"
+    path = tmp_path / "cuda.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = run(tmp_path, "-n", configfile=path).stdout
+    blocks = [b for b in out.split("\n\n") if re.search(r"^rule ensemble_member:", b.strip(), re.M)]
+    assert len(blocks) == 1 + 2 + 2 + 2 + 1 + 2 + 2 + 2 + 1 + 1  # first, DEs, starsse, sse, mse, rtd, freeze, wo, ce
+    assert all("gpu=1" in b for b in blocks)
+    other = [b for b in out.split("\n\n") if re.search(r"^rule (ensemble_table|figure_ensemble_\w+):", b.strip(), re.M)]
+    assert other and not any("gpu=1" in b for b in other)
