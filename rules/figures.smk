@@ -49,7 +49,7 @@ rule figure_finetune_vs_checkpoint:
 
 rule figure_transfer_gain:
     input:
-        table=f"{TABLES}/finetune.csv",
+        table=f"{TABLES}/finetune_curves.csv",
         module=plot_module("transfer_gain"),
     output:
         report(
