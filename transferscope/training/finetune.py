@@ -116,6 +116,8 @@ def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch
     resume_dir = Path(result_path).parent / ".resume"
     label = "finetune " + " ".join(f"{k}={v}" for k, v in keys.items())
     run_seed = derive_seed("finetune", *keys.values(), arch, seed, mode)
+    log.info("%s: %d train images, %d classes, %d trainable parameters, device %s", label, len(data.y_train),
+             target.n_classes, sum(p.numel() for p in model.parameters() if p.requires_grad), dev)
     probe = _cka_probe(model, target, cka_samples) if cka_samples else None
     points = list(dict.fromkeys([*eval_points, "final"]))
     result = train(model, data, recipe, seed=run_seed, points=points, resume_dir=resume_dir, label=label,
