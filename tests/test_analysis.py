@@ -97,3 +97,17 @@ def test_transferability_table_joins_on_model_keys():
     assert row["value"] == pytest.approx(1.0) and row["n"] == 4
     gain = table[(table.outcome == "gain") & (table.statistic == "pearson")].iloc[0]
     assert gain["value"] > 0.9
+
+
+def test_gain_at_equal_fine_tuning_points():
+    from transferscope.plots.transfer_gain import gain_at_points
+
+    rows = []
+    for source, ckpt, accs in [("scratch", "none", (0.2, 0.8)), ("a", "final", (0.6, 0.8)), ("a", "step0", (0.1, 0.7))]:
+        for seed in (1, 2):
+            for point, acc in zip(("step4", "final"), accs):
+                rows.append(dict(target="t", source=source, arch="m", seed=seed, checkpoint=ckpt, mode="full",
+                                 point=point, step=4 if point == "step4" else 40, test_acc=acc + 0.01 * seed))
+    gains = gain_at_points(pd.DataFrame(rows), "final").set_index(["seed", "point"])["gain"]
+    assert gains[1, "step4"] == pytest.approx(40.0) and gains[2, "final"] == pytest.approx(0.0)
+    assert len(gains) == 4  # only the requested pre-training checkpoint, matched per seed and point

@@ -51,10 +51,12 @@ def finetune_tables(paths: list[str], table_out: str | Path, curves_out: str | P
     return table, curve_frame
 
 
-def with_gain(table: pd.DataFrame) -> pd.DataFrame:
-    """Add ``scratch_acc`` (same target, arch, seed) and ``gain`` = test_acc − scratch_acc (accuracy points, 0..1)."""
-    scratch = table[table["source"] == "scratch"][["target", "arch", "seed", "test_acc"]]
+def with_gain(table: pd.DataFrame, on: tuple[str, ...] = ("target", "arch", "seed")) -> pd.DataFrame:
+    """Rows of fine-tuned models with ``scratch_acc`` (the scratch baseline matched on ``on``) and
+    ``gain`` = test_acc − scratch_acc (accuracy as a fraction). ``on`` may add e.g. ``point`` for curves."""
+    keys = list(on)
+    scratch = table[table["source"] == "scratch"][keys + ["test_acc"]]
     scratch = scratch.rename(columns={"test_acc": "scratch_acc"})
-    merged = table[table["source"] != "scratch"].merge(scratch, on=["target", "arch", "seed"], how="left")
+    merged = table[table["source"] != "scratch"].merge(scratch, on=keys, how="left")
     merged["gain"] = merged["test_acc"] - merged["scratch_acc"]
     return merged

@@ -10,15 +10,16 @@ import pandas as pd
 import seaborn as sns
 
 from transferscope.plots.style import apply_style, save
+from transferscope.tables import with_gain
 
 
 def gain_at_points(curves: pd.DataFrame, checkpoint: str) -> pd.DataFrame:
-    """Rows (target, source, arch, seed, mode, point, gain) with gain = acc − scratch acc at the same point and seed."""
-    scratch = curves[curves["source"] == "scratch"][["target", "arch", "seed", "point", "test_acc"]]
-    tuned = curves[(curves["source"] != "scratch") & (curves["checkpoint"] == checkpoint)]
-    merged = tuned.merge(scratch.rename(columns={"test_acc": "scratch_acc"}), on=["target", "arch", "seed", "point"])
-    merged["gain"] = (merged["test_acc"] - merged["scratch_acc"]) * 100
-    return merged
+    """Curve rows fine-tuned from ``checkpoint`` with ``gain`` = acc − scratch acc at the same point and seed, in
+    accuracy points."""
+    gains = with_gain(curves, on=("target", "arch", "seed", "point"))
+    gains = gains[gains["checkpoint"] == checkpoint].copy()
+    gains["gain"] *= 100
+    return gains
 
 
 def draw(table: str, out: str, style: dict | None = None, points: list[str] | None = None,
