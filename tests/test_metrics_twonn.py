@@ -75,3 +75,21 @@ def test_subsets_seeded():
     assert m1 == pytest.approx(2.0, abs=0.3)
     assert twonn(X, n_subsets=8, seed=11) == m1
     assert not math.isnan(m1)
+
+
+def test_neighbour_distances_exact_against_float64_brute_force():
+    """The float32 candidate search + float64 re-check gives exactly the brute-force float64 r1, r2."""
+    import numpy as np
+
+    from transferscope.metrics.intrinsic_dimension import two_nearest_distances
+
+    rng = np.random.default_rng(3)
+    Y = rng.normal(size=(400, 40)) * 100.0 + 1e4  # large offset: float32 rounding matters for the search
+    Y[10] = Y[20]  # exact duplicate -> r1 = 0
+    Y[30] = Y[31] + 1e-7  # near-duplicate far below float32 resolution of ‖x‖²
+    r1, r2 = two_nearest_distances(Y)
+    D = np.sqrt(((Y[:, None] - Y[None]) ** 2).sum(-1))
+    np.fill_diagonal(D, np.inf)
+    Ds = np.sort(D, axis=1)
+    assert np.allclose(r1, Ds[:, 0], rtol=1e-12, atol=1e-12) and np.allclose(r2, Ds[:, 1], rtol=1e-12, atol=1e-12)
+    assert r1[10] == 0.0 and 0 < r1[30] < 1e-6
