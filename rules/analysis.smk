@@ -80,6 +80,8 @@ rule transferability:
         f"{TABLES}/transferability.csv",
     params:
         eval_points=config["finetune"]["eval_points"],
+        n_boot=config["analysis"]["bootstrap"],
+        seed=config["analysis"]["seed"],
     log:
         f"{LOGS}/tables/transferability.log",
     benchmark:

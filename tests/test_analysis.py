@@ -111,3 +111,16 @@ def test_gain_at_equal_fine_tuning_points():
     gains = gain_at_points(pd.DataFrame(rows), "final").set_index(["seed", "point"])["gain"]
     assert gains[1, "step4"] == pytest.approx(40.0) and gains[2, "final"] == pytest.approx(0.0)
     assert len(gains) == 4  # only the requested pre-training checkpoint, matched per seed and point
+
+
+def test_bootstrap_interval_of_spearman():
+    from transferscope.analysis.correlate import bootstrap_spearman_ci
+
+    rng = np.random.default_rng(0)
+    x = np.arange(30.0)
+    low, high = bootstrap_spearman_ci(x, x + rng.normal(scale=3, size=30), n_boot=500)
+    assert 0.8 < low < high <= 1.0  # strong monotone relation: tight interval near 1
+    low, high = bootstrap_spearman_ci(x, rng.normal(size=30), n_boot=500)
+    assert low < 0 < high  # no relation: the interval covers 0
+    rows = {r["statistic"]: r for r in correlation_stats(x, x ** 2, n_boot=200)}
+    assert rows["spearman"]["ci_low"] == pytest.approx(1.0) and rows["spearman"]["ci_high"] == pytest.approx(1.0)

@@ -81,6 +81,9 @@ def test_analysis_tables(finished_run):
     assert {"spearman", "kendall", "weighted_tau", "pearson"} == set(corr["statistic"])
     assert {"test_acc", "gain", "auc"} == set(corr["outcome"])
     assert (corr["n"] == 4).all()  # 2 sources × 1 seed × 2 checkpoints
+    spearman = corr[corr["statistic"] == "spearman"].dropna(subset=["value"])
+    assert spearman["ci_low"].notna().all()  # bootstrap interval (analysis.bootstrap, default 1000 resamples)
+    assert ((-1 <= spearman["ci_low"]) & (spearman["ci_low"] <= spearman["ci_high"]) & (spearman["ci_high"] <= 1)).all()
     cka = pd.read_csv(finished_run / "results/tables/cka_finetune.csv")
     assert cka["cka"].between(0, 1 + 1e-9).all() and {"conv1", "fc1"} <= set(cka["layer"])
     acts = list(finished_run.glob("results/activations/digits69/*/mnist_cnn/seed1/*.npz"))

@@ -8,5 +8,6 @@ from transferscope.runtime import setup_job
 smk = snakemake  # noqa: F821 - injected by Snakemake
 setup_job(smk.log[0], 1)
 table = transferability_table(pd.read_csv(smk.input.metrics), pd.read_csv(smk.input.finetune),
-                              pd.read_csv(smk.input.curves), smk.params.eval_points)
+                              pd.read_csv(smk.input.curves), smk.params.eval_points, n_boot=smk.params.n_boot,
+                              seed=smk.params.seed)
 write_csv(smk.output[0], table)

@@ -7,7 +7,8 @@ Outcomes per fine-tuned model (target, source, arch, seed, checkpoint, mode):
   x (unit spacing), accuracy as a fraction.
 For each (target, arch, mode, outcome, metric, layer) the metric is paired with the outcome across all sources,
 seeds and checkpoints and four statistics are reported: Spearman ρ, Kendall τ, weighted Kendall τ (scipy's
-hyperbolic weighting, emphasising the top of the ranking) and Pearson r, with p-values (none for weighted τ).
+hyperbolic weighting, emphasising the top of the ranking) and Pearson r, with p-values (none for weighted τ), plus
+a percentile bootstrap interval of Spearman ρ over models (``analysis.bootstrap`` resamples).
 """
 from __future__ import annotations
 
@@ -47,8 +48,30 @@ def outcomes(finetune: pd.DataFrame, curves: pd.DataFrame | None = None, eval_po
     return pd.concat(parts, ignore_index=True).dropna(subset=["y"])
 
 
-def correlation_stats(x: np.ndarray, y: np.ndarray) -> list[dict]:
-    """Spearman, Kendall, weighted Kendall and Pearson between x and y (finite pairs only)."""
+def bootstrap_spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int = 0, level: float = 0.95
+                          ) -> tuple[float, float]:
+    """Percentile bootstrap interval of Spearman ρ, resampling (x, y) pairs (models) with replacement.
+
+    Vectorised: ranks of every resample at once; resamples with a constant x or y are skipped."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    rx = stats.rankdata(x[idx], axis=1)
+    ry = stats.rankdata(y[idx], axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
+    ok = den > 0
+    if not ok.any():
+        return np.nan, np.nan
+    rho = (rx * ry).sum(1)[ok] / den[ok]
+    alpha = (1 - level) / 2
+    return float(np.quantile(rho, alpha)), float(np.quantile(rho, 1 - alpha))
+
+
+def correlation_stats(x: np.ndarray, y: np.ndarray, n_boot: int = 0, seed: int = 0) -> list[dict]:
+    """Spearman, Kendall, weighted Kendall and Pearson between x and y (finite pairs only).
+
+    ``n_boot`` > 0 adds a 95 % percentile bootstrap interval (``ci_low``, ``ci_high``) to Spearman's row."""
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     n = int(len(x))
@@ -58,7 +81,9 @@ def correlation_stats(x: np.ndarray, y: np.ndarray) -> list[dict]:
             rows.append({"statistic": name, "value": np.nan, "p_value": np.nan, "n": n})
         return rows
     rho, p = stats.spearmanr(x, y)
-    rows.append({"statistic": "spearman", "value": float(rho), "p_value": float(p), "n": n})
+    low, high = bootstrap_spearman_ci(x, y, n_boot, seed) if n_boot else (np.nan, np.nan)
+    rows.append({"statistic": "spearman", "value": float(rho), "p_value": float(p), "n": n, "ci_low": low,
+                 "ci_high": high})
     tau, p = stats.kendalltau(x, y)
     rows.append({"statistic": "kendall", "value": float(tau), "p_value": float(p), "n": n})
     rows.append({"statistic": "weighted_tau", "value": float(stats.weightedtau(x, y).statistic), "p_value": np.nan, "n": n})
@@ -68,14 +93,15 @@ def correlation_stats(x: np.ndarray, y: np.ndarray) -> list[dict]:
 
 
 def transferability_table(metrics: pd.DataFrame, finetune: pd.DataFrame, curves: pd.DataFrame | None = None,
-                          eval_points=None) -> pd.DataFrame:
-    """Columns: target, arch, mode, outcome, metric, layer, statistic, value, p_value, n."""
+                          eval_points=None, n_boot: int = 0, seed: int = 0) -> pd.DataFrame:
+    """Columns: target, arch, mode, outcome, metric, layer, statistic, value, p_value, n, ci_low, ci_high
+    (bootstrap interval of Spearman ρ over models when ``n_boot`` > 0, else NaN)."""
     metrics = metrics.copy()
     metrics["seed"] = metrics["seed"].astype(int)
     merged = metrics.merge(outcomes(finetune, curves, eval_points), on=KEYS)
     rows = []
     for key, group in merged.groupby(["target", "arch", "mode", "outcome", "metric", "layer"], sort=True):
-        for stat in correlation_stats(group["value"].to_numpy(float), group["y"].to_numpy(float)):
+        for stat in correlation_stats(group["value"].to_numpy(float), group["y"].to_numpy(float), n_boot, seed):
             rows.append(dict(zip(["target", "arch", "mode", "outcome", "metric", "layer"], key), **stat))
     return pd.DataFrame(rows, columns=["target", "arch", "mode", "outcome", "metric", "layer", "statistic", "value",
-                                       "p_value", "n"])
+                                       "p_value", "n", "ci_low", "ci_high"])
