@@ -134,3 +134,18 @@ def test_finetune_job_skips_checkpoints_already_done(bundle, tmp_path):
     final = json.loads(open(outs["final"]).read())
     assert final["checkpoint"] == "final" and 0 <= final["test_acc"] <= 1 and len(results) == 2
     assert not stash.exists()
+
+
+def test_missing_or_corrupt_checkpoint_names_the_path(bundle, tmp_path):
+    from transferscope.training.finetune import run_finetune
+
+    bundle.save(tmp_path / "d.pt")
+    kwargs = dict(arch="mnist_cnn", seed=1, mode="full", recipe=RECIPE, reinit=["head"], eval_points=["final"],
+                  keys={"target": "d", "source": "s", "checkpoint": "final"}, device="cpu")
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        run_finetune(tmp_path / "d.pt", checkpoint=tmp_path / "nope.pt", result_path=tmp_path / "r.json", **kwargs)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00truncated")
+    with pytest.raises(RuntimeError, match="bad.pt"):
+        run_finetune(tmp_path / "d.pt", checkpoint=bad, result_path=tmp_path / "r.json", **kwargs)
+    assert not (tmp_path / "r.json").exists()
