@@ -90,3 +90,44 @@ rule transferability:
         "../envs/transferscope.yaml"
     script:
         "../workflow_scripts/transferability.py"
+
+
+rule layer_metrics_finetuned:
+    """The same metrics on the fine-tuned models of one target (analysis.finetuned: true)."""
+    input:
+        finetuned_activation_files,
+    output:
+        f"{TABLES}/metrics_finetuned/{{target}}.csv",
+    params:
+        model_keys=finetuned_keys,
+        metrics=config["analysis"]["metrics"],
+        twonn_subsets=config["analysis"]["twonn_subsets"],
+        seed=config["analysis"]["seed"],
+    log:
+        f"{LOGS}/metrics_finetuned/{{target}}.log",
+    benchmark:
+        f"{BENCH}/metrics_finetuned/{{target}}.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/layer_metrics.py"
+
+
+rule metrics_finetuned_table:
+    """All targets' fine-tuned-model metrics in one tidy table (with a mode column)."""
+    input:
+        expand(f"{TABLES}/metrics_finetuned/{{target}}.csv", target=TARGETS),
+    output:
+        f"{TABLES}/metrics_finetuned.csv",
+    log:
+        f"{LOGS}/tables/metrics_finetuned.log",
+    benchmark:
+        f"{BENCH}/tables/metrics_finetuned.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/concat_csv.py"

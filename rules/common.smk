@@ -1,7 +1,7 @@
 import os
 
 # Config -> wildcard lists -> paths, in one place. Rules never hard-code a dataset or a number.
-from transferscope.config import finetune_recipe, mode_token, used_datasets, uses_gpu
+from transferscope.config import finetune_recipe, mode_from_token, mode_token, used_datasets, uses_gpu
 
 DATASETS = used_datasets(config)
 SOURCES = config["sources"]
@@ -22,7 +22,9 @@ FINETUNE = "results/finetune/{target}/{source}/{arch}/seed{seed}/{ckpt}/{mode}/r
 FINETUNE_STASH = "results/finetune/{target}/{source}/{arch}/seed{seed}/.stash_{mode}"
 SCRATCH = "results/finetune/{target}/scratch/{arch}/seed{seed}/result.json"
 ACTS = "results/activations/{target}/{source}/{arch}/seed{seed}/{ckpt}.npz"
+ACTS_FINETUNED = "results/activations_finetuned/{target}/{source}/{arch}/seed{seed}/{ckpt}/{mode}.npz"
 ANALYSIS = config["analysis"]["enabled"]
+ANALYSE_FINETUNED = ANALYSIS and config["analysis"]["finetuned"]
 TABLES = "results/tables"
 FIGURES = "results/figures"
 LOGS = "results/logs"
@@ -74,6 +76,26 @@ def activation_keys(wildcards):
     return [dict(target=wildcards.target, **k) for k in activation_grid()]
 
 
+def finetuned_activation_files(wildcards):
+    return [
+        ACTS_FINETUNED.format(target=wildcards.target, source=k["source"], arch=k["arch"], seed=k["seed"], ckpt=k["checkpoint"], mode=m)
+        for k in activation_grid()
+        for m in MODES
+    ]
+
+
+def finetuned_keys(wildcards):
+    """Keys of every fine-tuned model of a target whose activations are analysed (same order as the files)."""
+    return [dict(target=wildcards.target, mode=mode_from_token(m), **k) for k in activation_grid() for m in MODES]
+
+
+def finetuned_activation_params():
+    """What the fine-tuning jobs need to save activations of the fine-tuned models (None: they save none)."""
+    if not ANALYSE_FINETUNED:
+        return None
+    return {key: config["analysis"][key] for key in ("n_samples", "pool", "seed")}
+
+
 def rdm_model_file():
     """Activation file of the model whose RDMs are drawn (config analysis.rdm_model, else first/last entries)."""
     choice = config["analysis"]["rdm_model"]
@@ -122,4 +144,6 @@ def analysis_targets():
     ]
     if config["finetune"]["cka_samples"]:
         targets.append(figure("cka_finetune"))
+    if ANALYSE_FINETUNED:
+        targets.append(f"{TABLES}/metrics_finetuned.csv")
     return targets

@@ -4,9 +4,15 @@ rule finetune:
         target=DATA.replace("{dataset}", "{target}"),
         checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
     output:
-        expand(FINETUNE, ckpt=CKPTS, allow_missing=True),
+        results=expand(FINETUNE, ckpt=CKPTS, allow_missing=True),
+        activations=(
+            expand(ACTS_FINETUNED, ckpt=CKPTS, allow_missing=True)
+            if ANALYSE_FINETUNED
+            else []
+        ),
     params:
         points=CKPTS,
+        activations=finetuned_activation_params(),
         stash_dir=lambda wc: FINETUNE_STASH.format(**wc),
         recipe=mode_recipe,
         reinit=config["finetune"]["reinit"],

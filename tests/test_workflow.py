@@ -88,6 +88,10 @@ def test_analysis_tables(finished_run):
     assert cka["cka"].between(0, 1 + 1e-9).all() and {"conv1", "fc1"} <= set(cka["layer"])
     acts = list(finished_run.glob("results/activations/digits69/*/mnist_cnn/seed1/*.npz"))
     assert len(acts) == 4
+    tuned = pd.read_csv(finished_run / "results/tables/metrics_finetuned.csv")  # analysis.finetuned: true
+    assert set(tuned["mode"]) == {"full", "freeze:conv1"}
+    assert len(tuned.groupby(["source", "checkpoint", "mode"])) == 2 * 2 * 2
+    assert len(list(finished_run.glob("results/activations_finetuned/digits69/*/mnist_cnn/seed1/*/*.npz"))) == 8
 
 
 def test_report(finished_run, workflow_copy):

@@ -9,8 +9,10 @@ claim_device(smk.params.device)  # own GPU slot (CUDA_VISIBLE_DEVICES) before CU
 run_finetune_checkpoints(
     smk.input.target,
     dict(zip(smk.params.points, smk.input.checkpoints)),
-    dict(zip(smk.params.points, smk.output)),
+    dict(zip(smk.params.points, smk.output.results)),
     stash_dir=smk.params.stash_dir,
+    activations=smk.params.activations,
+    activation_outputs=dict(zip(smk.params.points, smk.output.activations)) if smk.params.activations else None,
     arch=wc.arch,
     seed=int(wc.seed),
     mode=wc.mode,

@@ -48,6 +48,7 @@ def run_layer_metrics(files: list[str], keys: list[dict], metrics: list[str], ou
     frame = pd.DataFrame(rows)
     if "sd" not in frame:
         frame["sd"] = float("nan")
-    frame = frame[["target", "source", "arch", "seed", "checkpoint", "layer", "metric", "value", "sd"]]
+    key_columns = [c for c in ("target", "source", "arch", "seed", "checkpoint", "mode") if c in frame]
+    frame = frame[key_columns + ["layer", "metric", "value", "sd"]]
     write_csv(out_csv, frame)
     return frame

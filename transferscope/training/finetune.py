@@ -59,13 +59,16 @@ def _cka_probe(model: torch.nn.Module, target: Bundle, n: int):
 
 
 def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str], outputs: dict[str, str], *,
-                             stash_dir: str | Path, **kwargs) -> list[dict]:
+                             stash_dir: str | Path, activation_outputs: dict[str, str] | None = None,
+                             activations: dict | None = None, **kwargs) -> list[dict]:
     """Fine-tune every checkpoint of one pre-training run (point -> checkpoint path) in one job.
 
     One job per pre-training run keeps the number of jobs (and their start-up cost) low, mirrors the pre-training
     job that made the checkpoints, and still writes one result JSON per fine-tuning run. Each finished result is
     kept in the undeclared ``stash_dir`` until all are done (Snakemake deletes declared outputs of a failed job),
-    so a rerun skips the checkpoints already fine-tuned.
+    so a rerun skips the checkpoints already fine-tuned. With ``activations`` ({n_samples, pool, seed}) the
+    activations of each fine-tuned model on the target's analysis sample go to ``activation_outputs`` (point ->
+    .npz), stashed the same way.
     """
     import json
     import os
@@ -76,29 +79,36 @@ def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str
     keys = dict(kwargs.pop("keys"))
     for i, (point, ckpt_path) in enumerate(checkpoints.items()):
         done = stash / f"{point}.json"
-        if done.exists():
+        acts = dict(activations, path=stash / f"{point}.npz") if activations else None
+        if done.exists() and (acts is None or acts["path"].exists()):
             log.info("finetune %s: already done in %s, skipping", point, done)
             results.append(json.loads(done.read_text()))
             continue
         log.info("finetune checkpoint %d/%d: %s", i + 1, len(checkpoints), ckpt_path)
         results.append(run_finetune(target_path, checkpoint=ckpt_path, result_path=done,
-                                    keys={**keys, "checkpoint": point}, **kwargs))
+                                    keys={**keys, "checkpoint": point}, activations=acts, **kwargs))
     for point, path in outputs.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         os.replace(stash / f"{point}.json", path)
+    for point, path in (activation_outputs or {}).items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stash / f"{point}.npz", path)
     shutil.rmtree(stash, ignore_errors=True)
     return results
 
 
 def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch: str, seed: int, mode: str,
                  recipe: dict, reinit: list[str], eval_points: list[str], result_path: str | Path,
-                 keys: dict, device: str = "auto", cka_samples: int = 0, cuda: dict | None = None) -> dict:
+                 keys: dict, device: str = "auto", cka_samples: int = 0, cuda: dict | None = None,
+                 activations: dict | None = None) -> dict:
     """Fine-tune (or, with ``checkpoint=None``, train from scratch) and write the result JSON.
 
     ``keys`` (target, source, checkpoint, ...) are copied into the result for the tidy table.
     ``cuda``: optional CUDA speed options (transferscope.training.accel; ignored off CUDA).
     ``cka_samples`` > 0: linear CKA per layer between the model before and after fine-tuning on that many
     class-balanced target test images (conv maps globally averaged), stored under ``cka``.
+    ``activations`` ({n_samples, pool, seed, path}): save the fine-tuned model's activations of the target's
+    analysis sample (the images the pre-trained checkpoints are analysed on) to ``path``.
     """
     dev = resolve_device(device)
     target = Bundle.load(target_path)
@@ -136,6 +146,13 @@ def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch
         "provenance": provenance(device=str(dev), recipe=recipe, reinit=reinit, checkpoint=str(checkpoint),
                                  cuda=active_options(dev, cuda)),
     }
+    if activations:
+        from transferscope.analysis.activations import extract, sample_images, save_activations
+
+        images, labels, indices = sample_images(target, activations["n_samples"], activations["seed"])
+        acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=activations["pool"])
+        save_activations(activations["path"], acts, labels.numpy(), indices,
+                         {"finetuned_from": str(checkpoint), "mode": mode, **keys})
     write_json(result_path, out)
     shutil.rmtree(resume_dir, ignore_errors=True)
     return out
