@@ -2,26 +2,20 @@
 import importlib.util
 import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 import yaml
 
 from conftest import REPO
-
-SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+from workflow_helpers import run_snakemake
 SLURM_PROFILE = os.path.join(REPO, "profiles", "slurm")
 TRAINING = ("pretrain", "finetune", "scratch")
 
 
 def dry_run(workdir, configfile, *args):
-    cmd = [SNAKEMAKE, "-n", "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(workdir),
-           "--configfile", os.path.join(REPO, configfile), *args]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    proc = run_snakemake(workdir, "-n", *args, configfile=os.path.join(REPO, configfile), timeout=300)
     return proc.stdout + proc.stderr, time.perf_counter() - t0
 
 

@@ -1,6 +1,5 @@
 """End-to-end: the real Snakemake workflow on a tiny config, plus rerun and resource behaviour."""
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -10,8 +9,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-
-SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+from workflow_helpers import planned_jobs, rule_blocks, run_snakemake
 TINY = os.path.join(REPO, "tests", "data", "config_tiny.yaml")
 pytestmark = pytest.mark.slow
 FIGURES = ("pretrain_curves", "finetune_vs_checkpoint", "transfer_gain", "metrics_by_layer", "correlation_heatmap",
@@ -19,18 +17,7 @@ FIGURES = ("pretrain_curves", "finetune_vs_checkpoint", "transfer_gain", "metric
 
 
 def snakemake(workdir, *args, configfile=TINY, check=True, repo=REPO):
-    cmd = [SNAKEMAKE, "--snakefile", os.path.join(repo, "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """Rule -> count from the 'Job stats' table of a dry run."""
-    stats = output.split("Job stats:")[-1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+    return run_snakemake(workdir, *args, configfile=configfile, check=check, repo=repo)
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +120,10 @@ def test_cuda_config_requests_gpu_on_training_jobs(tmp_path):
     path = tmp_path / "cuda.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = snakemake(tmp_path, "-n", configfile=path).stdout
-    blocks = [b for b in out.split("\n\n") if re.search(r"^rule (pretrain|finetune|scratch):", b.strip(), re.M)]
+    blocks = rule_blocks(out, "pretrain|finetune|scratch")
     assert len(blocks) == 2 + 4 + 1  # pretrain + finetune (all checkpoints of a run per job) + scratch
     assert all("gpu=1" in b for b in blocks)
-    other = [b for b in out.split("\n\n") if re.search(r"^rule (prepare_dataset|figure_\w+):", b.strip(), re.M)]
+    other = rule_blocks(out, r"prepare_dataset|figure_\w+")
     assert other and not any("gpu=1" in b for b in other)
 
 

@@ -1,17 +1,13 @@
 """End-to-end: the ensembles rules on a tiny config (K = 3, every method, one pre-training seed)."""
 import os
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO
-from test_workflow import planned_jobs
-
-SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+from workflow_helpers import planned_jobs, rule_blocks, run_snakemake
 
 TINY = os.path.join(REPO, "tests", "data", "config_ensembles_tiny.yaml")
 TARGETS = ["results/tables/ensembles.csv"] + [f"results/figures/ensemble_{n}.png"
@@ -22,13 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def snakemake(workdir, *args, configfile=TINY, targets=(), check=True):
-    """Run Snakemake on the repository's workflow in ``workdir`` (targets first: --configfile takes a list)."""
-    cmd = [SNAKEMAKE, *targets, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(workdir), *args,
-           "--configfile", str(configfile)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
+    return run_snakemake(workdir, *args, configfile=configfile, targets=targets, check=check, timeout=600)
 
 
 def run(workdir, *args, configfile=TINY, check=True):
@@ -91,8 +81,8 @@ def test_cuda_config_requests_gpu_on_member_jobs(tmp_path):
     path = tmp_path / "cuda.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = run(tmp_path, "-n", configfile=path).stdout
-    blocks = [b for b in out.split("\n\n") if re.search(r"^rule ensemble_member:", b.strip(), re.M)]
+    blocks = rule_blocks(out, "ensemble_member")
     assert len(blocks) == 1 + 2 + 2 + 2 + 1 + 2 + 2 + 2 + 1 + 1  # first, DEs, starsse, sse, mse, rtd, freeze, wo, ce
     assert all("gpu=1" in b for b in blocks)
-    other = [b for b in out.split("\n\n") if re.search(r"^rule (ensemble_table|figure_ensemble_\w+):", b.strip(), re.M)]
+    other = rule_blocks(out, r"ensemble_table|figure_ensemble_\w+")
     assert other and not any("gpu=1" in b for b in other)

@@ -23,7 +23,7 @@ import math
 import numpy as np
 import torch
 
-from ._arrays import as_matrix, matmul, pairwise_sq_dists, row_chunks, sq_norms
+from ._arrays import as_matrix, pairwise_sq_dists, row_chunks, sq_norms
 
 __all__ = ["twonn", "twonn_subsets", "two_nearest_distances", "twonn_from_distances"]
 
