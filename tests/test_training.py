@@ -149,3 +149,32 @@ def test_missing_or_corrupt_checkpoint_names_the_path(bundle, tmp_path):
     with pytest.raises(RuntimeError, match="bad.pt"):
         run_finetune(tmp_path / "d.pt", checkpoint=bad, result_path=tmp_path / "r.json", **kwargs)
     assert not (tmp_path / "r.json").exists()
+
+
+def test_layer_lr_gives_named_layers_their_own_scheduled_lr(bundle):
+    from transferscope.training.optim import build_optimizer, set_lr
+
+    model = fresh(bundle)
+    recipe = dict(RECIPE, lr=1e-4, layer_lr={"fc2": 1e-3}, optimizer="sgd", momentum=0.9)
+    opt = build_optimizer(model, recipe)
+    assert [len(g["params"]) for g in opt.param_groups] == [6, 2]  # conv1, conv2, fc1 | fc2 weight + bias
+    set_lr(opt, 1e-4 * 0.5)  # a schedule halves both
+    assert opt.param_groups[0]["lr"] == pytest.approx(5e-5) and opt.param_groups[1]["lr"] == pytest.approx(5e-4)
+    data = TensorData.from_bundle(bundle)
+    fc2_before, conv_before = model.fc2.weight.clone(), model.conv1.weight.clone()
+    train(model, data, dict(recipe, epochs=1), seed=0)
+    assert not torch.equal(model.fc2.weight, fc2_before) and not torch.equal(model.conv1.weight, conv_before)
+
+
+def test_layer_lr_unknown_layer_is_a_config_error():
+    import os
+
+    import yaml
+
+    from conftest import REPO
+    from transferscope.config import ConfigError, validate_config
+
+    cfg = yaml.safe_load(open(os.path.join(REPO, "config.yaml")))
+    cfg["finetune"]["recipe"]["layer_lr"] = {"fc9": 0.1}
+    with pytest.raises(ConfigError, match="finetune.recipe.layer_lr.fc9"):
+        validate_config(cfg)

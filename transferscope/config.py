@@ -127,6 +127,13 @@ def _cross_check(config: dict) -> None:
                          ("checkpoint", config["pretrain"]["checkpoints"])):
         if key in rdm_model and rdm_model[key] not in allowed:
             problems.append(f"  analysis.rdm_model.{key}: {rdm_model[key]!r} is not one of {allowed}")
+    for section in ("pretrain", "finetune"):
+        for layer in config[section]["recipe"].get("layer_lr", {}):
+            from transferscope.models import layer_names
+
+            for arch in config["archs"]:
+                if layer not in layer_names(arch):
+                    problems.append(f"  {section}.recipe.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")
     recipe_keys = set(config["finetune"]["recipe"])
     for mode, override in config["finetune"]["mode_recipes"].items():
         if mode not in config["finetune"]["modes"]:

@@ -63,8 +63,8 @@ class PlainSGD:
 
 def member_optimizer(model: torch.nn.Module, recipe: dict):
     """``PlainSGD`` for SGD recipes, else the project's ``build_optimizer`` (over trainable parameters)."""
-    if recipe.get("optimizer") == "sgd":
+    if recipe.get("optimizer") == "sgd" and not recipe.get("layer_lr"):
         return PlainSGD(model.parameters(), recipe["lr"], recipe.get("momentum", 0.9), recipe.get("weight_decay", 0.0))
     from transferscope.training.optim import build_optimizer
 
-    return build_optimizer(model.parameters(), recipe)
+    return build_optimizer(model, recipe)

@@ -122,7 +122,7 @@ def train(
     epochs = recipe["epochs"]
     targets = {p: point_step(p, steps_per_epoch, epochs) for p in points}
     aug = recipe.get("augment", {}) or {}
-    optimizer = optimizer or build_optimizer(model.parameters(), recipe)
+    optimizer = optimizer or build_optimizer(model, recipe)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     result = TrainResult()

@@ -6,8 +6,28 @@ import math
 import torch
 
 
-def build_optimizer(params, recipe: dict) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
+def param_groups(model: torch.nn.Module, recipe: dict) -> list[dict]:
+    """Trainable parameters in groups: one per layer named in ``recipe['layer_lr']`` (its own peak lr, kept as
+    ``lr_scale`` relative to ``lr`` so schedules scale every group alike), the rest in one group at ``lr``."""
+    from transferscope.models import get_layer
+
+    layer_lr = recipe.get("layer_lr") or {}
+    claimed: set[int] = set()
+    groups = []
+    for name, lr in layer_lr.items():
+        params = [p for p in get_layer(model, name).parameters() if p.requires_grad and id(p) not in claimed]
+        claimed.update(id(p) for p in params)
+        if params:
+            groups.append({"params": params, "lr_scale": lr / recipe["lr"], "layer": name})
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in claimed]
+    if rest:
+        groups.insert(0, {"params": rest, "lr_scale": 1.0})
+    return groups
+
+
+def build_optimizer(model: torch.nn.Module, recipe: dict) -> torch.optim.Optimizer:
+    """The recipe's optimizer over the trainable parameters of ``model`` (per-layer lr via ``layer_lr``)."""
+    params = param_groups(model, recipe)
     if not params:
         raise ValueError("no trainable parameters (every layer is frozen)")
     name, lr, wd = recipe["optimizer"], recipe["lr"], recipe.get("weight_decay", 0.0)
@@ -33,5 +53,6 @@ def lr_factor(recipe: dict, epoch: int) -> float:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every group's lr to ``lr`` times its ``lr_scale`` (1 when absent)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
