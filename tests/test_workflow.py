@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from workflow_helpers import planned_jobs, rule_blocks, run_snakemake
+from workflow_helpers import edited_config, planned_jobs, rule_blocks, run_snakemake
 TINY = os.path.join(REPO, "tests", "data", "config_tiny.yaml")
 pytestmark = pytest.mark.slow
 FIGURES = ("pretrain_curves", "finetune_vs_checkpoint", "transfer_gain", "metrics_by_layer", "correlation_heatmap",
@@ -93,10 +93,7 @@ def test_nothing_to_do_after_run(finished_run, workflow_copy):
 
 
 def test_plot_option_reruns_only_figures(finished_run, workflow_copy, tmp_path):
-    cfg = yaml.safe_load(open(TINY))
-    cfg["figures"]["dpi"] = 70
-    changed = tmp_path / "changed.yaml"
-    changed.write_text(yaml.safe_dump(cfg))
+    changed = edited_config(TINY, tmp_path / "changed.yaml", lambda c: c["figures"].__setitem__("dpi", 70))
     jobs = planned_jobs(snakemake(finished_run, "-n", configfile=changed, repo=workflow_copy).stdout)
     assert set(jobs) - {"all"} == {f"figure_{name}" for name in FIGURES}
 
@@ -115,10 +112,7 @@ def test_plot_module_edit_reruns_only_its_figure(finished_run, workflow_copy):
 
 
 def test_cuda_config_requests_gpu_on_training_jobs(tmp_path):
-    cfg = yaml.safe_load(open(TINY))
-    cfg["device"] = "cuda"
-    path = tmp_path / "cuda.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = edited_config(TINY, tmp_path / "cuda.yaml", lambda c: c.__setitem__("device", "cuda"))
     out = snakemake(tmp_path, "-n", configfile=path).stdout
     blocks = rule_blocks(out, "pretrain|finetune|scratch")
     assert len(blocks) == 2 + 4 + 1  # pretrain + finetune (all checkpoints of a run per job) + scratch
@@ -133,10 +127,7 @@ def test_cuda_config_requests_gpu_on_training_jobs(tmp_path):
     (lambda c: c.__setitem__("unknown_key", 1), "unknown_key"),
 ])
 def test_bad_config_fails_before_any_job(tmp_path, edit, key):
-    cfg = yaml.safe_load(open(TINY))
-    edit(cfg)
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = edited_config(TINY, tmp_path / "bad.yaml", edit)
     proc = snakemake(tmp_path, "--cores", "1", configfile=path, check=False)
     assert proc.returncode != 0
     assert key in proc.stdout + proc.stderr

@@ -4,10 +4,9 @@ import re
 
 import pandas as pd
 import pytest
-import yaml
 
 from conftest import REPO
-from workflow_helpers import planned_jobs, rule_blocks, run_snakemake
+from workflow_helpers import edited_config, planned_jobs, rule_blocks, run_snakemake
 
 TINY = os.path.join(REPO, "tests", "data", "config_ensembles_tiny.yaml")
 TARGETS = ["results/tables/ensembles.csv"] + [f"results/figures/ensemble_{n}.png"
@@ -56,10 +55,7 @@ def test_nothing_to_do_after_run(finished):
 
 
 def test_variant_parameter_reruns_only_that_method(finished, tmp_path):
-    cfg = yaml.safe_load(open(TINY))
-    cfg["ensembles"]["mse"]["beta"] = 2.0
-    path = tmp_path / "mse.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = edited_config(TINY, tmp_path / "mse.yaml", lambda c: c["ensembles"]["mse"].__setitem__("beta", 2.0))
     out = run(finished, "-n", configfile=path).stdout
     jobs = planned_jobs(out)
     assert jobs["ensemble_member"] == 2  # sse_mse members 2 and 3
@@ -67,19 +63,13 @@ def test_variant_parameter_reruns_only_that_method(finished, tmp_path):
 
 
 def test_disabled_section_plans_no_ensemble_job(tmp_path):
-    cfg = yaml.safe_load(open(TINY))
-    cfg["ensembles"]["enabled"] = False
-    path = tmp_path / "off.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = edited_config(TINY, tmp_path / "off.yaml", lambda c: c["ensembles"].__setitem__("enabled", False))
     jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path).stdout)
     assert not [j for j in jobs if "ensemble" in j]
 
 
 def test_cuda_config_requests_gpu_on_member_jobs(tmp_path):
-    cfg = yaml.safe_load(open(TINY))
-    cfg["device"] = "cuda"
-    path = tmp_path / "cuda.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = edited_config(TINY, tmp_path / "cuda.yaml", lambda c: c.__setitem__("device", "cuda"))
     out = run(tmp_path, "-n", configfile=path).stdout
     blocks = rule_blocks(out, "ensemble_member")
     assert len(blocks) == 1 + 2 + 2 + 2 + 1 + 2 + 2 + 2 + 1 + 1  # first, DEs, starsse, sse, mse, rtd, freeze, wo, ce

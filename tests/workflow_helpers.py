@@ -29,3 +29,15 @@ def planned_jobs(output: str) -> dict[str, int]:
 def rule_blocks(output: str, rules: str) -> list[str]:
     """The job blocks of a dry run whose rule name matches the regular expression ``rules``."""
     return [b for b in output.split("\n\n") if re.search(rf"^rule ({rules}):", b.strip(), re.M)]
+
+
+def edited_config(base, out, edit) -> str:
+    """Write a copy of the YAML config ``base`` to ``out`` after ``edit(config_dict)``; return ``out``."""
+    import yaml
+
+    with open(base) as fh:
+        config = yaml.safe_load(fh)
+    edit(config)
+    with open(out, "w") as fh:
+        yaml.safe_dump(config, fh)
+    return str(out)
