@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from transferscope.ensembles import evaluate as ev
-from transferscope.ensembles.members import write_npz
+from transferscope.io import write_npz
 
 LABELS = np.array([0, 1, 2, 0, 1])
 

@@ -54,6 +54,17 @@ def write_csv(path: str | os.PathLike, frame) -> None:
         frame.to_csv(tmp, index=False)
 
 
+def write_npz(path: str | os.PathLike, compressed: bool = False, **arrays) -> None:
+    """``numpy.savez`` (or ``savez_compressed``) atomically; ``None`` arrays are skipped. Written through a file
+    handle, so numpy appends no ``.npz`` suffix to the temporary name."""
+    import numpy as np
+
+    save = np.savez_compressed if compressed else np.savez
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            save(fh, **{k: v for k, v in arrays.items() if v is not None})
+
+
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
     import torch
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from transferscope.data.bundle import TEST, Bundle
-from transferscope.io import atomic_path
+from transferscope.io import write_npz
 from transferscope.training.augment import normalise
 
 
@@ -69,10 +69,8 @@ def sample_images(bundle: Bundle, n: int, seed: int) -> tuple[torch.Tensor, torc
 
 def save_activations(path: str | Path, acts: dict[str, np.ndarray], labels, indices, meta: dict) -> None:
     arrays = {f"act:{k}": v for k, v in acts.items()}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, layers=np.array(list(acts)), labels=np.asarray(labels), indices=np.asarray(indices),
-                                meta=np.array(repr(meta)), **arrays)
+    write_npz(path, compressed=True, layers=np.array(list(acts)), labels=np.asarray(labels),
+              indices=np.asarray(indices), meta=np.array(repr(meta)), **arrays)
 
 
 def load_activations(path: str | Path) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -33,7 +33,7 @@ from transferscope.ensembles.diversity import prev_ce_loss
 from transferscope.ensembles.losses import mse_to_reference, rtd_loss
 from transferscope.ensembles.sgd import member_optimizer
 from transferscope.ensembles.weight_orthogonality import flat_state_weights, wo_loss
-from transferscope.io import atomic_path, provenance, torch_save
+from transferscope.io import provenance, torch_save, write_npz
 from transferscope.models import build_model, freeze_prefix, reinit_layers
 from transferscope.runtime import resolve_device
 from transferscope.training.accel import accelerated_loss, active_options, prepare_model_for_device
@@ -189,13 +189,6 @@ def predict(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size:
     p = torch.cat(probs).numpy() if probs else np.zeros((0, 0), np.float32)
     f = torch.cat(feats).numpy() if feats else None
     return p, f
-
-
-def write_npz(path: str | Path, **arrays) -> None:
-    """``numpy.savez`` atomically (written through a file handle, so no suffix is appended)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: v for k, v in arrays.items() if v is not None})
 
 
 # --- the job --------------------------------------------------------------------------------------------------
