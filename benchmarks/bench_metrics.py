@@ -4,7 +4,13 @@ Compares, on random-but-structured activations (low-rank class structure + isotr
   * twonn            vs scikit-dimension ``skdim.id.TwoNN(discard_fraction=1 - fraction)``
   * rdm              vs rsatoolbox ``calc_rdm(Dataset(X), method="correlation")`` (max |ΔD| over all entries)
   * rsa              vs the masked class contrast computed from rsatoolbox's RDM (time includes calc_rdm)
-  * linear_cka       vs a plain numpy feature-space CKA; the unbiased variant vs numpy Gram-form unbiased HSIC
+  * linear_cka       vs three plain numpy CKAs: the feature-space form and the Gram form with mean-based
+                     centring of Kornblith et al.'s reference code (``feature_space_linear_cka``,
+                     ``cka(gram_linear(X), gram_linear(Y))``), and the Gram form centred with an explicit n×n
+                     matrix H (HKH inside every HSIC call, the form of widely copied numpy snippets); the
+                     unbiased variant vs a numpy Gram-form unbiased HSIC (Song et al. 2012). Ours runs in float64
+                     and with ``precision="float32"``, on the n×d arrays and on a wide n×D pair (flattened conv
+                     maps: D > n), where the feature-space form needs D×D products.
 
 TwoNN semantics: skdim ≥ 0.5 drops points with r1 = 0, sorts μ = r2/r1, uses F_i = i/N and fits the first
 int(N·(1 − discard_fraction)) points through the origin. Ours (Ansuini et al.) also drops r1 = r2 and the
@@ -12,7 +18,8 @@ last two points, and fits the first ⌊fraction·N⌋ points. With continuous da
 discard_fraction = 1 − fraction both fit the same points with the same F, so the values must agree up to
 rounding of the distances.
 
-Usage: python benchmarks/bench_metrics.py [--n 5000] [--d 2048] [--seed 0] [--repeats 1]
+Usage: python benchmarks/bench_metrics.py [--n 5000] [--d 2048] [--wide-n 1000] [--wide-d 8192] [--seed 0]
+       [--repeats 1]
 Needs ``pip install scikit-dimension rsatoolbox`` (not needed by the tests).
 """
 
@@ -61,9 +68,36 @@ def timed(fn, *args, **kwargs):
 
 
 def numpy_cka(X, Y):
+    """Feature-space biased linear CKA in float64 (as ``feature_space_linear_cka`` of Kornblith et al.)."""
     X = X - X.mean(axis=0)
     Y = Y - Y.mean(axis=0)
     return float(np.linalg.norm(Y.T @ X) ** 2 / (np.linalg.norm(X.T @ X) * np.linalg.norm(Y.T @ Y)))
+
+
+def numpy_cka_gram(X, Y):
+    """Gram-form biased linear CKA with mean-based centring (``cka(gram_linear(X), gram_linear(Y))``)."""
+
+    def center(G):
+        means = G.mean(axis=0)
+        means -= means.mean() / 2
+        G = G - means[:, None]
+        G -= means[None, :]
+        return G
+
+    K, L = center(X @ X.T), center(Y @ Y.T)
+    return float(K.ravel() @ L.ravel() / (np.linalg.norm(K) * np.linalg.norm(L)))
+
+
+def numpy_cka_centering_matrix(X, Y):
+    """Gram-form biased linear CKA centred with an explicit H = I − 11ᵀ/n inside every HSIC call."""
+    n = X.shape[0]
+    H = np.eye(n) - np.ones((n, n)) / n
+
+    def hsic(K, L):
+        return np.sum((H @ K @ H) * (H @ L @ H))
+
+    K, L = X @ X.T, Y @ Y.T
+    return float(hsic(K, L) / np.sqrt(hsic(K, K) * hsic(L, L)))
 
 
 def numpy_unbiased_cka(X, Y):
@@ -92,6 +126,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--d", type=int, default=2048)
+    ap.add_argument("--wide-n", type=int, default=1000, help="samples of the wide CKA pair")
+    ap.add_argument("--wide-d", type=int, default=8192, help="features of the wide CKA pair (> wide-n)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fraction", type=float, default=0.9)
     ap.add_argument("--repeats", type=int, default=1, help="best-of-k timing for every entry")
@@ -107,6 +143,7 @@ def main() -> None:
     Xw, Yw, yw = structured_data(64, 16, 1)
     twonn(Xw), rdm(Xw), rsa(Xw, yw), linear_cka(Xw, Yw), linear_cka(Xw, Yw, unbiased=True)
     skdim.id.TwoNN().fit(Xw), calc_rdm(Dataset(Xw), method="correlation"), numpy_cka(Xw, Yw)
+    linear_cka(Xw, Yw, precision="float32"), numpy_cka_gram(Xw, Yw), numpy_cka_centering_matrix(Xw, Yw)
 
     X, Y, y = structured_data(args.n, args.d, args.seed)
     rows = []
@@ -129,14 +166,28 @@ def main() -> None:
     rows.append(("rsa (class contrast)", ours, ref, t_ours, t_ref + t_mask, "rsatoolbox RDM + label masks"))
     del D_ref, rdms
 
-    ours, t_ours = timed(linear_cka, X, Y)
-    ref, t_ref = timed(numpy_cka, X, Y)
-    rows.append(("linear_cka (biased)", ours, ref, t_ours, t_ref, "numpy feature-space CKA"))
+    cka_refs = [
+        (numpy_cka, "numpy feature-space CKA (float64)"),
+        (numpy_cka_gram, "numpy Gram-form CKA, mean centring"),
+        (numpy_cka_centering_matrix, "numpy Gram-form CKA, H·K·H"),
+    ]
+    for tag, (A, B) in (("", (X, Y)), (f", wide {args.wide_n}×{args.wide_d}", structured_data(
+            args.wide_n, args.wide_d, args.seed + 1)[:2])):
+        ours64, t64 = timed(linear_cka, A, B)
+        ours32, t32 = timed(linear_cka, A, B, precision="float32")
+        for ref_fn, ref_name in cka_refs:
+            ref, t_ref = timed(ref_fn, A, B)
+            rows.append((f"linear_cka{tag}", ours64, ref, t64, t_ref, ref_name))
+            rows.append((f"linear_cka{tag}, precision=float32", ours32, ref, t32, t_ref, ref_name))
     ours, t_ours = timed(linear_cka, X, Y, unbiased=True)
     ref, t_ref = timed(numpy_unbiased_cka, X, Y)
     rows.append(("linear_cka (unbiased)", ours, ref, t_ours, t_ref, "numpy Gram-form unbiased HSIC"))
+    ours, t_ours = timed(linear_cka, X, Y, unbiased=True, precision="float32")
+    rows.append(("linear_cka (unbiased), precision=float32", ours, ref, t_ours, t_ref,
+                 "numpy Gram-form unbiased HSIC"))
 
-    print(f"date: {datetime.date.today().isoformat()}  n={args.n} d={args.d} seed={args.seed} "
+    print(f"date: {datetime.date.today().isoformat()}  n={args.n} d={args.d} wide CKA pair {args.wide_n}×"
+          f"{args.wide_d} seed={args.seed} "
           f"timing: best of {REPEATS}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "

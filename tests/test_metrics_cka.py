@@ -93,3 +93,56 @@ def test_errors_and_types():
     Xt = torch.randn(20, 3, 2, generator=torch.Generator().manual_seed(0))
     v = linear_cka(Xt, Xt.reshape(20, 6).numpy() @ np.eye(6))
     assert isinstance(v, float) and v == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+@pytest.mark.parametrize("form", ["feature", "gram"])
+def test_float32_precision_agrees_with_float64(monkeypatch, unbiased, form):
+    from transferscope.metrics import cka
+
+    rng = np.random.default_rng(7)
+    Z = rng.normal(size=(300, 5))
+    X = Z @ rng.normal(size=(5, 40)) + 0.5 * rng.normal(size=(300, 40)) + 3.0  # offset: centring matters
+    Y = np.maximum(Z @ rng.normal(size=(5, 30)), 0.0) + 0.5 * rng.normal(size=(300, 30))
+    exact = linear_cka(X, Y, unbiased=unbiased, form=form)
+    one_block = linear_cka(X, Y, unbiased=unbiased, form=form, precision="float32")
+    monkeypatch.setattr(cka, "_F32_BLOCK", 16)  # several float32 blocks, summed in float64
+    blocked = linear_cka(X, Y, unbiased=unbiased, form=form, precision="float32")
+    assert one_block == pytest.approx(exact, rel=1e-6) and one_block != exact
+    assert blocked == pytest.approx(exact, rel=1e-6)
+    assert linear_cka(X.astype(np.float32), X, precision="float32") == pytest.approx(1.0, abs=1e-6)
+
+
+def test_torch_tensor_path_matches_numpy_path():
+    # CPU inputs are computed with numpy; the same helpers run on torch tensors on other devices
+    from transferscope.metrics.cka import _hsic_terms_feature, _hsic_terms_gram, _product
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 6))
+    X -= X.mean(0)
+    T = torch.from_numpy(X.copy())
+    for unbiased in (False, True):
+        assert _hsic_terms_feature(T, T, unbiased, T, T) == pytest.approx(
+            _hsic_terms_feature(X, X, unbiased, X, X), rel=1e-12
+        )
+        K, Kt = _product(X.T, X.T), _product(T.T, T.T)
+        assert isinstance(Kt, torch.Tensor)
+        assert _hsic_terms_gram(Kt, Kt, unbiased) == pytest.approx(_hsic_terms_gram(K, K, unbiased), rel=1e-12)
+    T32 = T.to(torch.float32)
+    assert torch.allclose(_product(T32, T32), torch.from_numpy(X.T @ X), rtol=1e-5, atol=1e-5)
+
+
+def test_form_choice_minimises_multiply_adds():
+    from transferscope.metrics.cka import cheaper_form
+
+    assert cheaper_form(1000, 400, 400) == "feature"
+    assert cheaper_form(1000, 600, 600) == "gram"  # both below n, yet the Gram form is cheaper
+    assert cheaper_form(100, 21632, 10) == "gram"
+
+
+def test_bad_precision_and_form_are_named():
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    with pytest.raises(ValueError, match="precision"):
+        linear_cka(X, X, precision="float16")
+    with pytest.raises(ValueError, match="form"):
+        linear_cka(X, X, form="kernel")
