@@ -39,6 +39,7 @@ rule layer_metrics:
         model_keys=activation_keys,
         metrics=config["analysis"]["metrics"],
         twonn_subsets=config["analysis"]["twonn_subsets"],
+        metric_bootstrap=config["analysis"]["metric_bootstrap"],
         seed=config["analysis"]["seed"],
     log:
         f"{LOGS}/metrics/{{target}}.log",
@@ -102,6 +103,7 @@ rule layer_metrics_finetuned:
         model_keys=finetuned_keys,
         metrics=config["analysis"]["metrics"],
         twonn_subsets=config["analysis"]["twonn_subsets"],
+        metric_bootstrap=config["analysis"]["metric_bootstrap"],
         seed=config["analysis"]["seed"],
     log:
         f"{LOGS}/metrics_finetuned/{{target}}.log",

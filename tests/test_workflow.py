@@ -64,6 +64,10 @@ def test_analysis_tables(finished_run):
     assert len(metrics.groupby(["source", "seed", "checkpoint"])) == 2 * 1 * 2
     twonn = metrics[metrics["metric"] == "twonn"]
     assert twonn["sd"].notna().all()  # twonn_subsets: 3 gives mean ± sd
+    boot = metrics[metrics["metric"].isin(["sum_of_squares", "rsa"])].dropna(subset=["value"])
+    assert len(boot) and boot["ci_low"].notna().all()  # analysis.metric_bootstrap, default 200 replicates
+    assert ((boot["ci_low"] <= boot["ci_high"]) & (boot["ci_low"] >= 0)).all()
+    assert metrics.loc[metrics["metric"] == "logme", "ci_low"].isna().all()  # no interval where not cheap
     corr = pd.read_csv(finished_run / "results/tables/transferability.csv")
     assert {"spearman", "kendall", "weighted_tau", "pearson"} == set(corr["statistic"])
     assert {"test_acc", "gain", "auc"} == set(corr["outcome"])

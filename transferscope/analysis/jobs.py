@@ -37,18 +37,23 @@ def run_extract(target_path, checkpoints: dict[str, str], outputs: dict[str, str
 
 
 def run_layer_metrics(files: list[str], keys: list[dict], metrics: list[str], out_csv: str | Path,
-                      twonn_subsets: int = 0, seed: int = 0) -> pd.DataFrame:
-    """Tidy metrics table (keys…, layer, metric, value[, sd]) over the activation ``files``."""
+                      twonn_subsets: int = 0, seed: int = 0, metric_bootstrap: int = 0) -> pd.DataFrame:
+    """Tidy metrics table (keys…, layer, metric, value, sd, ci_low, ci_high) over the activation ``files``.
+
+    ``sd``: TwoNN over subsets (``twonn_subsets``); ``ci_low``/``ci_high``: 95 % bootstrap interval of
+    sum_of_squares and rsa (``metric_bootstrap`` replicates). NaN where not computed."""
     rows = []
     for i, (path, key) in enumerate(zip(files, keys)):
         acts, labels = load_activations(path)
-        for row in layer_metric_rows(acts, labels, metrics, twonn_subsets=twonn_subsets, seed=seed):
+        for row in layer_metric_rows(acts, labels, metrics, twonn_subsets=twonn_subsets, seed=seed,
+                                     metric_bootstrap=metric_bootstrap):
             rows.append({**key, **row})
         log.info("metrics %d/%d: %s", i + 1, len(files), path)
     frame = pd.DataFrame(rows)
-    if "sd" not in frame:
-        frame["sd"] = float("nan")
+    for column in ("sd", "ci_low", "ci_high"):
+        if column not in frame:
+            frame[column] = float("nan")
     key_columns = [c for c in ("target", "source", "arch", "seed", "checkpoint", "mode") if c in frame]
-    frame = frame[key_columns + ["layer", "metric", "value", "sd"]]
+    frame = frame[key_columns + ["layer", "metric", "value", "sd", "ci_low", "ci_high"]]
     write_csv(out_csv, frame)
     return frame

@@ -10,12 +10,15 @@ Representation metrics
     rsa(X, y)                     |mean within − mean between| of the RDM         (rsa)
     rsa_between(X, Y)             Spearman between two RDMs                       (rsa)
     twonn(X), twonn_subsets(X)    TwoNN intrinsic dimension                       (intrinsic_dimension)
+    sum_of_squares_bootstrap, rsa_bootstrap, percentile_interval
+                                  class-stratified bootstrap replicates            (bootstrap)
     linear_cka(X, Y, unbiased)    linear CKA, biased or unbiased HSIC             (cka)
     rtd(X, Y), r_cross_barcode    Representation Topology Divergence (ripser)     (rtd)
 Transferability scores
     logme, leep, nce, hscore, transrate                                           (transferability)
 """
 
+from .bootstrap import percentile_interval, rsa_bootstrap, stratified_bootstrap_counts, sum_of_squares_bootstrap
 from .cka import linear_cka
 from .class_separation import sum_of_squares
 from .intrinsic_dimension import two_nearest_distances, twonn, twonn_from_distances, twonn_subsets
@@ -25,6 +28,10 @@ from .transferability import hscore, leep, logme, nce, transrate
 
 __all__ = [
     "sum_of_squares",
+    "sum_of_squares_bootstrap",
+    "rsa_bootstrap",
+    "stratified_bootstrap_counts",
+    "percentile_interval",
     "rdm",
     "count_constant_rows",
     "rsa",

@@ -1,0 +1,123 @@
+"""Class-stratified bootstrap of the class-separation metrics, computed from weighted sums (no resampled copies).
+
+A bootstrap replicate redraws, within every class c, m_c of its m_c samples with replacement; it is described by
+the count vector w (w_i = how often sample i was drawn; Σ_{i∈c} w_i = m_c, so class sizes stay fixed). For B
+replicates the counts form a B×n matrix W, and every replicate's statistic follows from the products W·X
+restricted to each class: O(B·n·d) in all, with no B×n×d tensor.
+
+* :func:`sum_of_squares_bootstrap`: SSW/TSS of the resampled data, exactly as :func:`sum_of_squares` on the
+  rows ``X[idx]`` (duplicates included).
+* :func:`rsa_bootstrap`: the RDM class contrast over pairs of *distinct* samples weighted w_i·w_j (a sample
+  drawn twice is never paired with itself: a zero self-distance would bias the within-class mean down).
+  With all weights 1 both equal the point estimates.
+
+:func:`percentile_interval` turns the replicate values into a percentile interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._arrays import as_labels, as_matrix
+from .rsa import _standardise_rows
+
+__all__ = ["stratified_bootstrap_counts", "sum_of_squares_bootstrap", "rsa_bootstrap", "percentile_interval"]
+
+
+def stratified_bootstrap_counts(y, n_boot: int, seed: int = 0) -> np.ndarray:
+    """B×n float64 counts of ``n_boot`` class-stratified bootstrap replicates of the n samples labelled ``y``.
+
+    Row b holds how often each sample was drawn in replicate b; within every class the counts sum to the class
+    size. Deterministic for a given ``seed``.
+    """
+    codes, n_classes = as_labels(y)
+    codes = codes.numpy()
+    n = len(codes)
+    rng = np.random.default_rng(seed)
+    W = np.zeros(n_boot * n)
+    offsets = (np.arange(n_boot) * n)[:, None]
+    for c in range(n_classes):
+        members = np.flatnonzero(codes == c)
+        draws = members[rng.integers(0, len(members), size=(n_boot, len(members)))]
+        W += np.bincount((offsets + draws).ravel(), minlength=n_boot * n)
+    return W.reshape(n_boot, n)
+
+
+def _class_blocks(codes: np.ndarray, n_classes: int) -> list[np.ndarray]:
+    return [np.flatnonzero(codes == c) for c in range(n_classes)]
+
+
+def sum_of_squares_bootstrap(X, y, n_boot: int = 200, seed: int = 0, weights: np.ndarray | None = None) -> np.ndarray:
+    """SSW/TSS (see :func:`sum_of_squares`) of ``n_boot`` class-stratified bootstrap replicates.
+
+    Args:
+        X: n×d activations; y: n labels; seed: replicate draws; weights: a B×n count matrix to use instead of
+            drawing one (e.g. all ones: the point estimate).
+
+    Returns:
+        float64 array of B replicate values (0 where a replicate's TSS is 0, as the point estimate).
+    """
+    X = as_matrix(X).cpu().numpy()
+    codes, n_classes = as_labels(y, X.shape[0])
+    codes = codes.numpy()
+    W = stratified_bootstrap_counts(codes, n_boot, seed) if weights is None else np.asarray(weights, np.float64)
+    Xc = X - X.mean(axis=0)
+    sizes = W.sum(axis=1)
+    S = W @ Xc
+    tss = W @ np.einsum("ij,ij->i", Xc, Xc) - np.einsum("bj,bj->b", S, S) / sizes
+    ssw = np.zeros(W.shape[0])
+    for idx in _class_blocks(codes, n_classes):
+        R = Xc[idx] - Xc[idx].mean(axis=0)  # class residuals: the weighted class variance is shift invariant
+        Wc = W[:, idx]
+        Sc = Wc @ R
+        mc = Wc.sum(axis=1)
+        ssw += Wc @ np.einsum("ij,ij->i", R, R) - np.einsum("bj,bj->b", Sc, Sc) / np.where(mc > 0, mc, 1.0)
+    tss = np.maximum(tss, 0.0)
+    return np.where(tss > 0, np.clip(ssw, 0.0, None) / np.where(tss > 0, tss, 1.0), 0.0)
+
+
+def rsa_bootstrap(X, y, n_boot: int = 200, seed: int = 0, weights: np.ndarray | None = None) -> np.ndarray:
+    """RSA class contrast (see :func:`rsa`) of ``n_boot`` class-stratified bootstrap replicates.
+
+    Each replicate weights the pair of distinct samples (i, j) by w_i·w_j:
+    mean within = 1 − Σ_{c} [‖Σ_{i∈c} w_i z_i‖² − Σ_{i∈c} w_i² ‖z_i‖²] / Σ_c [(Σ_{i∈c} w_i)² − Σ_{i∈c} w_i²], and
+    likewise over all pairs, with z_i the standardised rows (Pearson(x_i, x_j) = z_i·z_j).
+
+    Returns:
+        float64 array of B replicate values (NaN where a replicate has no within- or between-class pair).
+    """
+    X = as_matrix(X)
+    codes, n_classes = as_labels(y, X.shape[0])
+    codes = codes.numpy()
+    Z = _standardise_rows(X)[0].cpu().numpy()
+    zz = np.einsum("ij,ij->i", Z, Z)  # 1, or 0 for constant rows
+    W = stratified_bootstrap_counts(codes, n_boot, seed) if weights is None else np.asarray(weights, np.float64)
+    W2 = W * W
+    T = W @ Z
+    pairs_all = W.sum(axis=1) ** 2 - W2.sum(axis=1)
+    corr_all = np.einsum("bj,bj->b", T, T) - W2 @ zz
+    pairs_w = np.zeros(W.shape[0])
+    corr_w = np.zeros(W.shape[0])
+    for idx in _class_blocks(codes, n_classes):
+        Wc = W[:, idx]
+        Tc = Wc @ Z[idx]
+        pairs_w += Wc.sum(axis=1) ** 2 - W2[:, idx].sum(axis=1)
+        corr_w += np.einsum("bj,bj->b", Tc, Tc) - W2[:, idx] @ zz[idx]
+    pairs_b = pairs_all - pairs_w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_w = 1.0 - corr_w / pairs_w
+        mean_b = 1.0 - (corr_all - corr_w) / pairs_b
+    out = np.abs(mean_w - mean_b)
+    out[(pairs_w <= 0) | (pairs_b <= 0)] = np.nan
+    return out
+
+
+def percentile_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """Central percentile interval of the finite ``values`` at ``level`` (NaNs if none is finite)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(v, [tail, 100.0 - tail])
+    return float(low), float(high)
