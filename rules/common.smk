@@ -12,6 +12,9 @@ CKPTS = config["pretrain"]["checkpoints"]
 MODES = [mode_token(m) for m in config["finetune"]["modes"]]
 GPU = uses_gpu(config)
 THREADS = config["threads"]
+# CUDA speed options are training params (changing bf16 changes the numbers, so it reruns training), but only
+# where they can apply: on device: cpu they are ignored and must not rerun anything.
+CUDA_OPTIONS = config["cuda"] if config["device"] != "cpu" else {}
 FIG_EXT = config["figures"]["format"]
 
 

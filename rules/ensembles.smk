@@ -30,6 +30,7 @@ rule ensemble_member:
     params:
         spec=lambda wc: ENSEMBLES.spec(wc.target, wc.seed, wc.method, wc.k),
         device=config["device"],
+        cuda=CUDA_OPTIONS,
     wildcard_constraints:
         method=METHOD_PATTERN,
         k=r"[0-9]+",

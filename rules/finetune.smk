@@ -19,6 +19,7 @@ rule finetune:
         eval_points=config["finetune"]["eval_points"],
         cka_samples=config["finetune"]["cka_samples"],
         device=config["device"],
+        cuda=CUDA_OPTIONS,
     log:
         f"{LOGS}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{mode}}.log",
     benchmark:
@@ -44,6 +45,7 @@ rule scratch:
         recipe=config["finetune"]["recipe"],
         eval_points=config["finetune"]["eval_points"],
         device=config["device"],
+        cuda=CUDA_OPTIONS,
     log:
         f"{LOGS}/scratch/{{target}}/{{arch}}/seed{{seed}}.log",
     benchmark:

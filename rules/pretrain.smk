@@ -12,6 +12,7 @@ rule pretrain:
         points=CKPTS,
         weights=lambda wc: arch_weights(wc.arch),
         device=config["device"],
+        cuda=CUDA_OPTIONS,
     log:
         f"{LOGS}/pretrain/{{source}}/{{arch}}/seed{{seed}}.log",
     benchmark:

@@ -39,13 +39,26 @@ def test_unit_weights_give_the_point_estimates():
     assert rsa_bootstrap(X, y, weights=ones)[0] == pytest.approx(rsa(X, y), rel=1e-12)
 
 
-def test_sum_of_squares_replicate_equals_the_metric_on_resampled_rows():
+def test_sum_of_squares_replicate_equals_brute_force_over_distinct_pairs():
     X, y = _data(1)
     W = stratified_bootstrap_counts(y, 5, seed=0)
     values = sum_of_squares_bootstrap(X, y, weights=W)
+    D2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    off = ~np.eye(len(y), dtype=bool)
     for b in range(5):
+        P = np.outer(W[b], W[b]) * off  # pairs of distinct samples, weighted by how often each was drawn
+        ssw = sum((np.sum(y == c) - 1) / 2 * (P * D2)[np.ix_(y == c, y == c)].sum() / P[np.ix_(y == c, y == c)].sum()
+                  for c in range(3))
+        tss = (len(y) - 1) / 2 * (P * D2).sum() / P.sum()
+        assert values[b] == pytest.approx(ssw / tss, rel=1e-10)
         idx = np.repeat(np.arange(len(y)), W[b].astype(int))
-        assert values[b] == pytest.approx(sum_of_squares(X[idx], y[idx]), rel=1e-10)
+        assert values[b] > sum_of_squares(X[idx], y[idx])  # the plug-in value of resampled rows is biased low
+
+
+def test_sum_of_squares_replicates_are_centred_on_the_estimate():
+    X, y = _data(5, n=60)
+    reps = sum_of_squares_bootstrap(X, y, n_boot=400, seed=0)
+    assert abs(np.median(reps) - sum_of_squares(X, y)) < 0.25 * reps.std()
 
 
 def test_rsa_replicate_equals_brute_force_over_distinct_pairs():

@@ -96,6 +96,12 @@ def test_nothing_to_do_after_run(finished_run, workflow_copy):
     assert "Nothing to be done" in out
 
 
+def test_cuda_options_rerun_nothing_on_the_cpu(finished_run, workflow_copy, tmp_path):
+    # cuda: options are training params only where they apply (device != cpu), so a CPU run keeps its results
+    changed = edited_config(TINY, tmp_path / "bf16.yaml", lambda c: c.__setitem__("cuda", {"bf16": True}))
+    assert "Nothing to be done" in snakemake(finished_run, "-n", configfile=changed, repo=workflow_copy).stdout
+
+
 def test_plot_option_reruns_only_figures(finished_run, workflow_copy, tmp_path):
     changed = edited_config(TINY, tmp_path / "changed.yaml", lambda c: c["figures"].__setitem__("dpi", 70))
     jobs = planned_jobs(snakemake(finished_run, "-n", configfile=changed, repo=workflow_copy).stdout)

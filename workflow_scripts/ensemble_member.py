@@ -16,5 +16,5 @@ run_member(
     out_probs=smk.output.probs,
     keys={"target": wc.target, "source": wc.source, "arch": wc.arch, "seed": int(wc.seed)},
     device=smk.params.device,
-    cuda=smk.config.get("cuda"),
+    cuda=smk.params.cuda,
 )

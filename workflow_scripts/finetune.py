@@ -21,6 +21,6 @@ run_finetune_checkpoints(
     eval_points=smk.params.eval_points,
     keys={"target": wc.target, "source": wc.source},
     device=smk.params.device,
-    cuda=smk.config.get("cuda"),
+    cuda=smk.params.cuda,
     cka_samples=smk.params.cka_samples,
 )

@@ -13,6 +13,6 @@ run_pretrain(
     checkpoints=dict(zip(smk.params.points, smk.output.checkpoints)),
     train_log=smk.output.train_log,
     device=smk.params.device,
-    cuda=smk.config.get("cuda"),
+    cuda=smk.params.cuda,
     weights=smk.params.weights,
 )

@@ -18,5 +18,5 @@ run_finetune(
     result_path=smk.output[0],
     keys={"target": wc.target, "source": "scratch", "checkpoint": "none"},
     device=smk.params.device,
-    cuda=smk.config.get("cuda"),
+    cuda=smk.params.cuda,
 )

@@ -5,11 +5,15 @@ the count vector w (w_i = how often sample i was drawn; Σ_{i∈c} w_i = m_c, so
 replicates the counts form a B×n matrix W, and every replicate's statistic follows from the products W·X
 restricted to each class: O(B·n·d) in all, with no B×n×d tensor.
 
-* :func:`sum_of_squares_bootstrap`: SSW/TSS of the resampled data, exactly as :func:`sum_of_squares` on the
-  rows ``X[idx]`` (duplicates included).
-* :func:`rsa_bootstrap`: the RDM class contrast over pairs of *distinct* samples weighted w_i·w_j (a sample
-  drawn twice is never paired with itself: a zero self-distance would bias the within-class mean down).
-  With all weights 1 both equal the point estimates.
+Both statistics are written over pairs of samples and a replicate weights the pair of *distinct* samples (i, j)
+by w_i·w_j: a sample drawn twice is never paired with itself, whose zero distance would bias the replicate.
+
+* :func:`sum_of_squares_bootstrap`: SSW/TSS in pair form, SSW = Σ_c (m_c − 1)/2 · mean_{i≠j∈c} ‖x_i − x_j‖² and
+  TSS = (n − 1)/2 · mean_{i≠j} ‖x_i − x_j‖². (Plain SSW/TSS of the resampled rows ``X[idx]`` is biased low,
+  by about (m_c − 1)/m_c, because duplicates shrink the within-class spread.)
+* :func:`rsa_bootstrap`: the RDM class contrast, mean correlation distance within minus between classes.
+
+With all weights 1 both equal the point estimates.
 
 :func:`percentile_interval` turns the replicate values into a percentile interval.
 """
@@ -62,18 +66,25 @@ def sum_of_squares_bootstrap(X, y, n_boot: int = 200, seed: int = 0, weights: np
     codes = codes.numpy()
     W = stratified_bootstrap_counts(codes, n_boot, seed) if weights is None else np.asarray(weights, np.float64)
     Xc = X - X.mean(axis=0)
-    sizes = W.sum(axis=1)
-    S = W @ Xc
-    tss = W @ np.einsum("ij,ij->i", Xc, Xc) - np.einsum("bj,bj->b", S, S) / sizes
+    n = X.shape[0]
+    tss = (n - 1) / 2.0 * _mean_pair_sq_dist(Xc, W)
     ssw = np.zeros(W.shape[0])
     for idx in _class_blocks(codes, n_classes):
-        R = Xc[idx] - Xc[idx].mean(axis=0)  # class residuals: the weighted class variance is shift invariant
-        Wc = W[:, idx]
-        Sc = Wc @ R
-        mc = Wc.sum(axis=1)
-        ssw += Wc @ np.einsum("ij,ij->i", R, R) - np.einsum("bj,bj->b", Sc, Sc) / np.where(mc > 0, mc, 1.0)
-    tss = np.maximum(tss, 0.0)
-    return np.where(tss > 0, np.clip(ssw, 0.0, None) / np.where(tss > 0, tss, 1.0), 0.0)
+        if len(idx) > 1:  # the residuals' pair distances equal the rows' (shift invariance), better conditioned
+            ssw += (len(idx) - 1) / 2.0 * _mean_pair_sq_dist(Xc[idx] - Xc[idx].mean(axis=0), W[:, idx])
+    return np.where(tss > 0, ssw / np.where(tss > 0, tss, 1.0), 0.0)
+
+
+def _mean_pair_sq_dist(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Per replicate, Σ_{i≠j} w_i w_j ‖x_i − x_j‖² / Σ_{i≠j} w_i w_j (0 without a distinct pair).
+
+    Σ_{i,j} w_i w_j ‖x_i − x_j‖² = 2 (Σ w)(Σ w ‖x‖²) − 2 ‖Σ w x‖² (the i = j terms are 0).
+    """
+    S = W @ X
+    total = W.sum(axis=1)
+    num = 2.0 * (total * (W @ np.einsum("ij,ij->i", X, X)) - np.einsum("bj,bj->b", S, S))
+    pairs = total**2 - (W * W).sum(axis=1)
+    return np.where(pairs > 0, np.maximum(num, 0.0) / np.where(pairs > 0, pairs, 1.0), 0.0)
 
 
 def rsa_bootstrap(X, y, n_boot: int = 200, seed: int = 0, weights: np.ndarray | None = None) -> np.ndarray:
