@@ -2,7 +2,8 @@
 
 Every function takes numpy arrays or torch tensors (samples on the first axis, further axes flattened)
 and returns a Python float, except :func:`rdm` (an n×n numpy array) and the helpers that say otherwise.
-Computation is in float64 torch, vectorised, with n×n quantities built in blocks of rows.
+Computation is in float64 (torch tensors; CPU matrix products through numpy's BLAS), vectorised, with n×n
+quantities built in blocks of rows; `linear_cka(..., precision="float32")` is the one opt-in exception.
 
 Representation metrics
     sum_of_squares(X, y)          SSW / TSS                                       (class_separation)
