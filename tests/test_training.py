@@ -166,6 +166,28 @@ def test_layer_lr_gives_named_layers_their_own_scheduled_lr(bundle):
     assert not torch.equal(model.fc2.weight, fc2_before) and not torch.equal(model.conv1.weight, conv_before)
 
 
+def test_adam_is_fused_for_float32_parameters_and_matches_the_foreach_update(bundle):
+    from transferscope.training.optim import build_optimizer
+
+    recipe = dict(RECIPE, optimizer="adam", lr=1e-3)
+    fused_model, plain_model = fresh(bundle), fresh(bundle)
+    fused = build_optimizer(fused_model, recipe)
+    assert fused.param_groups[0]["fused"] is True
+    plain = torch.optim.Adam(plain_model.parameters(), lr=1e-3)  # the foreach implementation
+    x = TensorData.from_bundle(bundle).x_train[:16].float() / 255.0
+    for model, opt in ((fused_model, fused), (plain_model, plain)):
+        model.eval()  # no dropout: both see the same function
+        for _ in range(3):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+    for a, b in zip(fused_model.parameters(), plain_model.parameters()):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)  # same update rule, rounding aside
+    assert not torch.equal(fused_model.conv1.weight, fresh(bundle).conv1.weight)
+    double = build_optimizer(fresh(bundle).double(), dict(RECIPE, optimizer="adamw", lr=1e-3))
+    assert not double.param_groups[0]["fused"]  # fused kernels only where every parameter is float32
+
+
 def test_layer_lr_unknown_layer_is_a_config_error():
     import os
 

@@ -59,9 +59,13 @@ def _mm(a, b):
 
 def _dot(u, v) -> float:
     """Σ u·v over all entries, in float64."""
-    return float((u.reshape(-1) * v.reshape(-1)).sum()) if not isinstance(u, np.ndarray) else float(
-        np.dot(u.reshape(-1), v.reshape(-1))
-    )
+    if isinstance(u, np.ndarray):
+        return float(np.dot(u.reshape(-1), v.reshape(-1)))
+    return float((u.reshape(-1) * v.reshape(-1)).sum())
+
+
+def _copy(A):
+    return A.copy() if isinstance(A, np.ndarray) else A.clone()
 
 
 def _product(A, B):
@@ -105,7 +109,7 @@ def _hsic_terms_gram(K, L, unbiased: bool) -> float:
     n = K.shape[0]
     if not unbiased:
         return _dot(K, L)
-    K, L = K.copy() if isinstance(K, np.ndarray) else K.clone(), L.copy() if isinstance(L, np.ndarray) else L.clone()
+    K, L = _copy(K), _copy(L)
     K.reshape(-1)[:: n + 1] = 0.0  # zero the diagonals (reshape of a contiguous n×n matrix is a view)
     L.reshape(-1)[:: n + 1] = 0.0
     k1, l1 = K.sum(axis=1), L.sum(axis=1)
