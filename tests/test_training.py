@@ -84,6 +84,39 @@ def test_nan_loss_stops_with_message(bundle):
         train(model, data, RECIPE, seed=0)
 
 
+@pytest.mark.parametrize("every", [1, 2, 10])
+def test_nan_found_at_its_step_and_no_point_saved_after_it_with_lazy_checks(bundle, every):
+    # accelerators check the losses every N steps (each check waits for the device); the message and the
+    # guarantee "nothing is saved after a NaN" must not depend on N
+    from transferscope.training.loop import default_loss
+
+    calls = {"n": 0}
+
+    def nan_at_step_3(model, x, y):
+        calls["n"] += 1
+        loss, logp = default_loss(model, x, y)
+        return (loss * float("nan"), logp) if calls["n"] == 3 else (loss, logp)
+
+    saved = []
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 1, step 3 \(lr 0.001\)"):
+        train(fresh(bundle), TensorData.from_bundle(bundle), RECIPE, seed=0, points=["step2", "step4"],
+              on_point=lambda name, model, info: saved.append(name), loss_fn=nan_at_step_3, nan_check_every=every)
+    assert saved == ["step2"]
+
+
+def test_epoch_draws_equal_per_step_draws():
+    from transferscope.training.augment import apply_augment, draw_augment
+
+    x = torch.rand(7, 2, 6, 6)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    per_step = [augment(x[:4], g1, translate=2, hflip=True), augment(x[4:], g1, translate=2, hflip=True)]
+    offsets, flips = draw_augment(g2, [4, 3], translate=2, hflip=True)
+    assert offsets.shape == (2, 7) and flips.shape == (7,)
+    at_once = [apply_augment(x[:4], 2, offsets[:, :4], flips[:4]), apply_augment(x[4:], 2, offsets[:, 4:], flips[4:])]
+    assert all(torch.equal(a, b) for a, b in zip(per_step, at_once))
+    assert torch.equal(g1.get_state(), g2.get_state())  # the generator is left where per-step draws leave it
+
+
 def test_lr_schedules():
     r = {"epochs": 4, "schedule": "cosine"}
     assert [round(lr_factor(r, e), 4) for e in range(4)] == [1.0, 0.8536, 0.5, 0.1464]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from transferscope.io import torch_load, torch_save
 from transferscope.models import train_mode
-from transferscope.training.augment import augment, normalise
+from transferscope.training.augment import apply_augment, draw_augment, normalise
 from transferscope.training.optim import build_optimizer, lr_factor, set_lr
 from transferscope.training.points import point_step
 
@@ -102,6 +102,7 @@ def train(
     label: str = "train",
     on_epoch_end: Callable[[int, dict], None] | None = None,
     epoch_evals: tuple[str, ...] | None = None,
+    nan_check_every: int | None = None,
 ) -> TrainResult:
     """Train ``model`` (already on the data's device) with ``recipe``.
 
@@ -111,7 +112,11 @@ def train(
     - ``seed`` drives batch order, augmentation and dropout; same seed, same machine -> same weights.
     - ``epoch_evals``: evaluation splits logged after every epoch (default: all; fine-tuning passes ("val",)
       and sees the test split only at its points, which keeps many small jobs cheap).
-    - raises NonFiniteLossError at the first NaN/inf loss.
+    - raises NonFiniteLossError at the first NaN/inf loss, naming its epoch and step. The losses are checked every
+      ``nan_check_every`` steps (default: every step on the CPU, every 32 on accelerators, where each check waits
+      for the device), always before a checkpoint point and at epoch ends, so nothing is saved after a NaN.
+    - Per epoch, the batch order and all augmentation draws are made on the CPU up front (in the order a per-step
+      draw would make them: same seed, same numbers) and copied to the device once.
     """
     device = data.x_train.device
     if device.type == "cpu" and data.x_train.dim() == 4:  # NHWC: the CPU conv and max-pool kernels vectorise over
@@ -122,6 +127,9 @@ def train(
     epochs = recipe["epochs"]
     targets = {p: point_step(p, steps_per_epoch, epochs) for p in points}
     aug = recipe.get("augment", {}) or {}
+    translate, hflip = aug.get("translate", 0), aug.get("hflip", False)
+    check_every = nan_check_every or (1 if device.type == "cpu" else 32)
+    point_steps = set(targets.values())
     optimizer = optimizer or build_optimizer(model, recipe)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -161,18 +169,24 @@ def train(
         set_lr(optimizer, lr)
         train_mode(model)
         order = torch.randperm(n, generator=generator).to(device)
+        offsets, flips = draw_augment(generator, [len(order[i:i + bs]) for i in range(0, n, bs)], translate, hflip)
+        offsets = None if offsets is None else offsets.to(device)
+        flips = None if flips is None else flips.to(device)
         t_epoch, seen, loss_sum, correct = time.perf_counter(), 0, torch.zeros((), device=device), torch.zeros((), device=device)
+        step_losses, checked = torch.empty(steps_per_epoch, device=device), 0
         for b in range(steps_per_epoch):
-            idx = order[b * bs:(b + 1) * bs]
+            sl = slice(b * bs, (b + 1) * bs)
+            idx = order[sl]
             x = normalise(data.x_train[idx], data.mean, data.std)
-            if aug.get("translate", 0) or aug.get("hflip", False):
-                x = augment(x, generator, aug.get("translate", 0), aug.get("hflip", False))
+            if offsets is not None or flips is not None:
+                x = apply_augment(x, translate, None if offsets is None else offsets[:, sl],
+                                  None if flips is None else flips[sl])
             y = data.y_train[idx]
             loss, logp = loss_fn(model, x, y)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"{label}: loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} (lr {lr:g}); "
-                    "stopping this job. Lower the learning rate or check the input data.")
+            step_losses[b] = loss.detach()
+            if (b + 1) % check_every == 0 or b + 1 == steps_per_epoch or step + 1 in point_steps:
+                _check_finite(step_losses, checked, b + 1, label, epoch, step - b, lr)
+                checked = b + 1
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -212,6 +226,20 @@ def train(
             })
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _check_finite(step_losses: torch.Tensor, start: int, stop: int, label: str, epoch: int, first_step: int,
+                  lr: float) -> None:
+    """Raise NonFiniteLossError for the first NaN/inf among ``step_losses[start:stop]`` (one device sync).
+
+    ``first_step``: the global step count before this epoch's first step (for the message)."""
+    window = step_losses[start:stop]
+    bad = ~torch.isfinite(window)
+    if bool(bad.any()):
+        j = start + int(bad.nonzero()[0, 0])
+        raise NonFiniteLossError(
+            f"{label}: loss became {step_losses[j].item()} at epoch {epoch + 1}, step {first_step + j + 1} "
+            f"(lr {lr:g}); stopping this job. Lower the learning rate or check the input data.")
 
 
 def _fmt(value) -> str:
