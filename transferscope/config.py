@@ -114,11 +114,11 @@ def _cross_check(config: dict) -> None:
             msg = check_op(op)
             if msg:
                 problems.append(f"  datasets.{name}.derive[{j}]: {msg}")
+    from transferscope.models import layer_names  # lazy: torch is imported only when a config is validated
+
     for i, mode in enumerate(config["finetune"]["modes"]):
         if mode.startswith("freeze:"):
             layer = mode.split(":", 1)[1]
-            from transferscope.models import layer_names
-
             for arch in config["archs"]:
                 if layer not in layer_names(arch):
                     problems.append(f"  finetune.modes[{i}]: layer {layer!r} is not a layer of {arch} ({layer_names(arch)})")
@@ -129,8 +129,6 @@ def _cross_check(config: dict) -> None:
             problems.append(f"  analysis.rdm_model.{key}: {rdm_model[key]!r} is not one of {allowed}")
     for section in ("pretrain", "finetune"):
         for layer in config[section]["recipe"].get("layer_lr", {}):
-            from transferscope.models import layer_names
-
             for arch in config["archs"]:
                 if layer not in layer_names(arch):
                     problems.append(f"  {section}.recipe.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")

@@ -14,7 +14,7 @@ import torch
 
 from transferscope.data.bundle import TEST, Bundle
 from transferscope.io import write_npz
-from transferscope.training.augment import normalise
+from transferscope.training.loop import eval_batches
 
 
 def balanced_sample(labels: torch.Tensor, split: torch.Tensor, n: int, seed: int, part: int = TEST) -> np.ndarray:
@@ -49,13 +49,9 @@ def pool_taps(taps: dict[str, torch.Tensor], pool: str) -> dict[str, torch.Tenso
 def extract(model: torch.nn.Module, images: torch.Tensor, mean, std, pool: str = "flatten",
             batch_size: int = 256) -> dict[str, np.ndarray]:
     """Activations of uint8 ``images`` at every tap of ``model`` in eval mode: layer -> n×d float32."""
-    model.eval()
-    device = next(model.parameters()).device
-    mean, std = torch.as_tensor(mean, dtype=torch.float32, device=device), torch.as_tensor(std, dtype=torch.float32, device=device)
     parts: dict[str, list[np.ndarray]] = {}
-    for i in range(0, len(images), batch_size):
-        x = normalise(images[i:i + batch_size].to(device), mean, std)
-        for name, value in pool_taps(model(x, taps=True), pool).items():
+    for out in eval_batches(model, images, mean, std, batch_size, taps=True):
+        for name, value in pool_taps(out, pool).items():
             parts.setdefault(name, []).append(value.float().cpu().numpy())
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 

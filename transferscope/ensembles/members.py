@@ -37,9 +37,8 @@ from transferscope.io import provenance, torch_save, write_npz
 from transferscope.models import build_model, freeze_prefix, reinit_layers
 from transferscope.runtime import resolve_device
 from transferscope.training.accel import accelerated_loss, active_options, prepare_model_for_device
-from transferscope.training.augment import normalise
 from transferscope.training.finetune import prepare_model
-from transferscope.training.loop import TensorData, train
+from transferscope.training.loop import TensorData, eval_batches, train
 from transferscope.training.pretrain import checkpoint_blob, load_checkpoint, model_from_checkpoint
 
 log = logging.getLogger("transferscope")
@@ -177,15 +176,11 @@ class MemberLoss:
 @torch.no_grad()
 def predict(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024):
     """(probabilities N×C, pooled features N×d or None) in eval mode, as float32 numpy arrays."""
-    was_training = model.training
-    model.eval()
     probs, feats = [], []
-    for i in range(0, len(images), batch_size):
-        out = model(normalise(images[i:i + batch_size], mean, std), taps=True)
+    for out in eval_batches(model, images, mean, std, batch_size, taps=True):
         probs.append(out["out"].exp().float().cpu())
         if "pool" in out:
             feats.append(out["pool"].float().cpu())
-    model.train(was_training)
     p = torch.cat(probs).numpy() if probs else np.zeros((0, 0), np.float32)
     f = torch.cat(feats).numpy() if feats else None
     return p, f

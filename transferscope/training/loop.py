@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -53,12 +53,29 @@ class TensorData:
 
 
 @torch.no_grad()
-def predict_log_probs(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024) -> torch.Tensor:
-    """Log-probabilities N×K of ``images`` (uint8) in eval mode."""
+def eval_batches(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024,
+                 taps: bool = False) -> Iterator:
+    """The model's output for consecutive batches of uint8 ``images`` in eval mode, one batch at a time.
+
+    Each batch is moved to the model's device and normalised with ``mean``/``std`` (per channel). Yields the
+    B×K log-probabilities, or with ``taps`` the dict tap -> tensor. The train/eval mode is restored afterwards.
+    """
     was_training = model.training
     model.eval()
-    outs = [model(normalise(images[i:i + batch_size], mean, std)) for i in range(0, len(images), batch_size)]
-    model.train(was_training)
+    device = next(model.parameters()).device
+    mean = torch.as_tensor(mean, dtype=torch.float32, device=device)
+    std = torch.as_tensor(std, dtype=torch.float32, device=device)
+    try:
+        for i in range(0, len(images), batch_size):
+            x = normalise(images[i:i + batch_size].to(device), mean, std)
+            yield model(x, taps=True) if taps else model(x)
+    finally:
+        model.train(was_training)
+
+
+def predict_log_probs(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024) -> torch.Tensor:
+    """Log-probabilities N×K of ``images`` (uint8) in eval mode."""
+    outs = list(eval_batches(model, images, mean, std, batch_size))
     return torch.cat(outs) if outs else torch.empty(0)
 
 
