@@ -30,8 +30,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/bench_metrics.py
-	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_metrics.py --repeats 3
+	$(BIN)/python benchmarks/bench_training.py --epochs 3 --threads 2 --repeats 3
 	$(BIN)/python benchmarks/bench_multiseed.py
 
 clean:
