@@ -86,11 +86,10 @@ def main(argv=None) -> None:
         def run():
             for s, m in enumerate(ms):
                 m.zero_grad(set_to_none=True)
-                F.nll_loss(m(xs[s]), y[s]).backward()
+                F.nll_loss(m(x[s]), y[s]).backward()
         return run
 
     t_vmap = timed(lambda: step_all(params, buffers, x, y), args.steps, dev)
-    xs = x
     t_seq = timed(sequential(models), args.steps, dev)
     cl_models = [m.to(memory_format=torch.channels_last) for m in copy.deepcopy(models)]
     t_cl = timed(sequential(cl_models), args.steps, dev)

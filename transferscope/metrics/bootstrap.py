@@ -81,10 +81,14 @@ def _mean_pair_sq_dist(X: np.ndarray, W: np.ndarray) -> np.ndarray:
     Σ_{i,j} w_i w_j ‖x_i − x_j‖² = 2 (Σ w)(Σ w ‖x‖²) − 2 ‖Σ w x‖² (the i = j terms are 0).
     """
     S = W @ X
-    total = W.sum(axis=1)
-    num = 2.0 * (total * (W @ np.einsum("ij,ij->i", X, X)) - np.einsum("bj,bj->b", S, S))
-    pairs = total**2 - (W * W).sum(axis=1)
+    num = 2.0 * (W.sum(axis=1) * (W @ np.einsum("ij,ij->i", X, X)) - np.einsum("bj,bj->b", S, S))
+    pairs = _distinct_pair_weight(W)
     return np.where(pairs > 0, np.maximum(num, 0.0) / np.where(pairs > 0, pairs, 1.0), 0.0)
+
+
+def _distinct_pair_weight(W: np.ndarray) -> np.ndarray:
+    """Per replicate, Σ_{i≠j} w_i w_j = (Σ w)² − Σ w² (B values for a B×n count matrix)."""
+    return W.sum(axis=1) ** 2 - (W * W).sum(axis=1)
 
 
 def rsa_bootstrap(X, y, n_boot: int = 200, seed: int = 0, weights: np.ndarray | None = None) -> np.ndarray:
@@ -105,14 +109,14 @@ def rsa_bootstrap(X, y, n_boot: int = 200, seed: int = 0, weights: np.ndarray | 
     W = stratified_bootstrap_counts(codes, n_boot, seed) if weights is None else np.asarray(weights, np.float64)
     W2 = W * W
     T = W @ Z
-    pairs_all = W.sum(axis=1) ** 2 - W2.sum(axis=1)
+    pairs_all = _distinct_pair_weight(W)
     corr_all = np.einsum("bj,bj->b", T, T) - W2 @ zz
     pairs_w = np.zeros(W.shape[0])
     corr_w = np.zeros(W.shape[0])
     for idx in _class_blocks(codes, n_classes):
         Wc = W[:, idx]
         Tc = Wc @ Z[idx]
-        pairs_w += Wc.sum(axis=1) ** 2 - W2[:, idx].sum(axis=1)
+        pairs_w += _distinct_pair_weight(Wc)
         corr_w += np.einsum("bj,bj->b", Tc, Tc) - W2[:, idx] @ zz[idx]
     pairs_b = pairs_all - pairs_w
     with np.errstate(invalid="ignore", divide="ignore"):

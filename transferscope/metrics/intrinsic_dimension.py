@@ -23,7 +23,7 @@ import math
 import numpy as np
 import torch
 
-from ._arrays import as_matrix, pairwise_sq_dists, row_chunks, sq_norms
+from ._arrays import as_matrix, matmul, pairwise_sq_dists, row_chunks, sq_norms
 
 __all__ = ["twonn", "twonn_subsets", "two_nearest_distances", "twonn_from_distances"]
 
@@ -44,13 +44,6 @@ def _exact_first_two(X: torch.Tensor, cand: torch.Tensor) -> tuple[torch.Tensor,
         d[:, c] = torch.linalg.vector_norm(buf, dim=1)
     r = torch.topk(d, 2, dim=1, largest=False).values  # sorted ascending
     return r[:, 0], r[:, 1]
-
-
-def _matmul32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """float32 a @ b, through numpy's BLAS on the CPU (faster than torch's there, see _arrays.matmul)."""
-    if a.device.type == "cpu":
-        return torch.from_numpy(np.matmul(a.numpy(), b.numpy()))
-    return a @ b
 
 
 def two_nearest_distances(X, sq_dists: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +71,7 @@ def two_nearest_distances(X, sq_dists: torch.Tensor | None = None) -> tuple[np.n
         s = sq_norms(Xs)
         for sl in row_chunks(n, n, bytes_per_item=4):
             # ‖x_j‖² − 2 x_i·x_j ranks the neighbours of x_i like ‖x_i − x_j‖² (‖x_i‖² is constant in j)
-            block = _matmul32(Xs[sl], Xs.T).mul_(-2.0).add_(s[None, :])
+            block = matmul(Xs[sl], Xs.T).mul_(-2.0).add_(s[None, :])
             rows = torch.arange(sl.stop - sl.start, device=X.device)
             block[rows, rows + sl.start] = float("inf")
             cand[sl] = torch.topk(block, k, dim=1, largest=False).indices

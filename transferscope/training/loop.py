@@ -186,7 +186,7 @@ def train(
         set_lr(optimizer, lr)
         train_mode(model)
         order = torch.randperm(n, generator=generator).to(device)
-        offsets, flips = draw_augment(generator, [len(order[i:i + bs]) for i in range(0, n, bs)], translate, hflip)
+        offsets, flips = draw_augment(generator, [min(bs, n - i) for i in range(0, n, bs)], translate, hflip)
         offsets = None if offsets is None else offsets.to(device)
         flips = None if flips is None else flips.to(device)
         t_epoch, seen, loss_sum, correct = time.perf_counter(), 0, torch.zeros((), device=device), torch.zeros((), device=device)
