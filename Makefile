@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv dryrun lint bench clean
+.PHONY: run test venv dryrun lint fmt bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,14 +19,19 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
 	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
 
-test: $(STAMP)
+# Rule files formatted (snakefmt) and lint-free (snakemake --lint exits 1 on any lint) before the tests run.
+test: lint
 	$(BIN)/python -m pytest -q
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --configfile config.yaml
 
 lint: $(STAMP)
+	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint --configfile config.yaml
+
+fmt: $(STAMP)
+	$(BIN)/snakefmt Snakefile rules/
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

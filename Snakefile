@@ -9,10 +9,11 @@ min_version("9.0")
 
 report: "report/workflow.rst"
 
+
 sys.path.insert(0, workflow.basedir)  # the package is importable even when not pip-installed
 
+from transferscope import names
 from transferscope.config import ConfigError, validate_config
-
 
 # The embedded default is used only when no --configfile is given: a full experiment config replaces it
 # instead of being deep-merged into it.
@@ -28,14 +29,17 @@ except ConfigError as err:
 
 
 include: "rules/common.smk"
+
+
+# The same patterns as the schema's and the package's parsers (transferscope/names.py).
 wildcard_constraints:
-    dataset=r"[A-Za-z0-9_]+",
-    source=r"[A-Za-z0-9_]+",
-    target=r"[A-Za-z0-9_]+",
-    arch=r"[A-Za-z0-9_]+",
-    seed=r"[0-9]+",
-    ckpt=r"step[0-9]+|epoch[0-9]+|final",
-    mode=r"full|linear|freeze-[A-Za-z0-9_]+",
+    dataset=names.NAME,
+    source=names.NAME,
+    target=names.NAME,
+    arch=names.NAME,
+    seed=names.SEED,
+    ckpt=names.POINT,
+    mode=names.MODE_TOKEN,
 
 
 include: "rules/data.smk"
@@ -43,15 +47,16 @@ include: "rules/pretrain.smk"
 include: "rules/import_weights.smk"
 include: "rules/finetune.smk"
 include: "rules/analysis.smk"
+include: "rules/tables.smk"
 include: "rules/figures.smk"
 include: "rules/ensembles.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
         ensemble_targets(),
-    default_target: True
 
 
 onerror:

@@ -8,67 +8,54 @@ rule extract:
         checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
     output:
         expand(ACTS, ckpt=CKPTS, allow_missing=True),
-    params:
-        points=CKPTS,
-        n_samples=config["analysis"]["n_samples"],
-        pool=config["analysis"]["pool"],
-        seed=config["analysis"]["seed"],
-        device=config["device"],
     log:
         f"{LOGS}/extract/{{target}}/{{source}}/{{arch}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/extract/{{target}}/{{source}}/{{arch}}/seed{{seed}}.tsv"
-    threads: THREADS
-    resources:
-        gpu=GPU,
-        mem_mb=4000,
-        runtime=30,
     conda:
         "../envs/transferscope.yaml"
+    threads: THREADS
+    resources:
+        **EXTRACT_RESOURCES,
+    params:
+        **ANALYSIS_SAMPLE,
+        device=config["device"],
+        points=CKPTS,
     script:
         "../workflow_scripts/extract.py"
 
 
-rule layer_metrics:
-    """Every configured metric on every layer of every pre-trained model, for one target."""
-    input:
-        activation_files,
-    output:
-        f"{TABLES}/metrics/{{target}}.csv",
-    params:
-        model_keys=activation_keys,
-        metrics=config["analysis"]["metrics"],
-        twonn_subsets=config["analysis"]["twonn_subsets"],
-        metric_bootstrap=config["analysis"]["metric_bootstrap"],
-        seed=config["analysis"]["seed"],
-    log:
-        f"{LOGS}/metrics/{{target}}.log",
-    benchmark:
-        f"{BENCH}/metrics/{{target}}.tsv"
-    threads: THREADS
-    resources:
-        mem_mb=8000,
-        runtime=60,
-    conda:
-        "../envs/transferscope.yaml"
-    script:
-        "../workflow_scripts/layer_metrics.py"
+# Rule layer_metrics reads the pre-trained models, layer_metrics_finetuned the fine-tuned ones (analysis.finetuned):
+# (rule name suffix, table family, model files, model keys in the same order).
+METRIC_FAMILIES = [
+    ("", "metrics", activation_files, activation_keys),
+    ("_finetuned", "metrics_finetuned", finetuned_activation_files, finetuned_keys),
+]
 
+for suffix, family, model_files, model_keys in METRIC_FAMILIES:
 
-rule metrics_table:
-    """All targets' metrics in one tidy table."""
-    input:
-        expand(f"{TABLES}/metrics/{{target}}.csv", target=TARGETS),
-    output:
-        f"{TABLES}/metrics.csv",
-    log:
-        f"{LOGS}/tables/metrics.log",
-    benchmark:
-        f"{BENCH}/tables/metrics.tsv"
-    conda:
-        "../envs/transferscope.yaml"
-    script:
-        "../workflow_scripts/concat_csv.py"
+    rule:
+        """Every configured metric on every layer of every (pre-trained or fine-tuned) model, for one target."""
+        name:
+            f"layer_metrics{suffix}"
+        input:
+            model_files,
+        output:
+            f"{TABLES}/{family}/{{target}}.csv",
+        log:
+            f"{LOGS}/{family}/{{target}}.log",
+        benchmark:
+            f"{BENCH}/{family}/{{target}}.tsv"
+        conda:
+            "../envs/transferscope.yaml"
+        threads: THREADS
+        resources:
+            **METRICS_RESOURCES,
+        params:
+            **METRIC_PARAMS,
+            model_keys=model_keys,
+        script:
+            "../workflow_scripts/layer_metrics.py"
 
 
 rule transferability:
@@ -79,57 +66,15 @@ rule transferability:
         curves=f"{TABLES}/finetune_curves.csv",
     output:
         f"{TABLES}/transferability.csv",
-    params:
-        eval_points=config["finetune"]["eval_points"],
-        n_boot=config["analysis"]["bootstrap"],
-        seed=config["analysis"]["seed"],
     log:
         f"{LOGS}/tables/transferability.log",
     benchmark:
         f"{BENCH}/tables/transferability.tsv"
     conda:
         "../envs/transferscope.yaml"
+    params:
+        eval_points=config["finetune"]["eval_points"],
+        n_boot=config["analysis"]["bootstrap"],
+        seed=config["analysis"]["seed"],
     script:
         "../workflow_scripts/transferability.py"
-
-
-rule layer_metrics_finetuned:
-    """The same metrics on the fine-tuned models of one target (analysis.finetuned: true)."""
-    input:
-        finetuned_activation_files,
-    output:
-        f"{TABLES}/metrics_finetuned/{{target}}.csv",
-    params:
-        model_keys=finetuned_keys,
-        metrics=config["analysis"]["metrics"],
-        twonn_subsets=config["analysis"]["twonn_subsets"],
-        metric_bootstrap=config["analysis"]["metric_bootstrap"],
-        seed=config["analysis"]["seed"],
-    log:
-        f"{LOGS}/metrics_finetuned/{{target}}.log",
-    benchmark:
-        f"{BENCH}/metrics_finetuned/{{target}}.tsv"
-    threads: THREADS
-    resources:
-        mem_mb=8000,
-        runtime=60,
-    conda:
-        "../envs/transferscope.yaml"
-    script:
-        "../workflow_scripts/layer_metrics.py"
-
-
-rule metrics_finetuned_table:
-    """All targets' fine-tuned-model metrics in one tidy table (with a mode column)."""
-    input:
-        expand(f"{TABLES}/metrics_finetuned/{{target}}.csv", target=TARGETS),
-    output:
-        f"{TABLES}/metrics_finetuned.csv",
-    log:
-        f"{LOGS}/tables/metrics_finetuned.log",
-    benchmark:
-        f"{BENCH}/tables/metrics_finetuned.tsv"
-    conda:
-        "../envs/transferscope.yaml"
-    script:
-        "../workflow_scripts/concat_csv.py"

@@ -2,6 +2,7 @@ import os
 
 # Config -> wildcard lists -> paths, in one place. Rules never hard-code a dataset or a number.
 from transferscope.config import finetune_recipe, mode_from_token, mode_token, used_datasets, uses_gpu
+from transferscope.plots.figures import CONDITIONS, FIGURES as FIGURE_TABLE
 
 DATASETS = used_datasets(config)
 SOURCES = config["sources"]
@@ -15,6 +16,8 @@ THREADS = config["threads"]
 # CUDA speed options are training params (changing bf16 changes the numbers, so it reruns training), but only
 # where they can apply: on device: cpu they are ignored and must not rerun anything.
 CUDA_OPTIONS = config["cuda"] if config["device"] != "cpu" else {}
+DEVICE_PARAMS = dict(device=config["device"], cuda=CUDA_OPTIONS)  # params of every training rule
+FINETUNE_PARAMS = dict(eval_points=config["finetune"]["eval_points"], **DEVICE_PARAMS)  # finetune's and scratch's
 FIG_EXT = config["figures"]["format"]
 
 
@@ -28,10 +31,21 @@ ACTS = "results/activations/{target}/{source}/{arch}/seed{seed}/{ckpt}.npz"
 ACTS_FINETUNED = "results/activations_finetuned/{target}/{source}/{arch}/seed{seed}/{ckpt}/{mode}.npz"
 ANALYSIS = config["analysis"]["enabled"]
 ANALYSE_FINETUNED = ANALYSIS and config["analysis"]["finetuned"]
+# The fixed sample of target images whose activations are analysed (params of extract and of finetune).
+ANALYSIS_SAMPLE = {key: config["analysis"][key] for key in ("n_samples", "pool", "seed")}
 TABLES = "results/tables"
 FIGURES = "results/figures"
 LOGS = "results/logs"
 BENCH = "results/benchmarks"
+
+# Resources, written once. A rule with gpu=GPU must claim a slot in its script (runtime.claim_device) before CUDA
+# is touched. Training runtime grows with the attempt, so a retry after a time-out gets more time.
+TRAINING_RESOURCES = dict(gpu=GPU, mem_mb=4000, runtime=lambda wc, attempt: 120 * attempt)
+EXTRACT_RESOURCES = dict(gpu=GPU, mem_mb=4000, runtime=30)
+METRICS_RESOURCES = dict(mem_mb=8000, runtime=60)
+SMALL_RESOURCES = dict(mem_mb=4000, runtime=30)
+# What shapes a layer_metrics table besides the models it reads (its params: a change reruns the metrics).
+METRIC_PARAMS = {key: config["analysis"][key] for key in ("metrics", "twonn_subsets", "metric_bootstrap", "seed")}
 
 
 def dataset_spec(wildcards):
@@ -81,7 +95,9 @@ def activation_keys(wildcards):
 
 def finetuned_activation_files(wildcards):
     return [
-        ACTS_FINETUNED.format(target=wildcards.target, source=k["source"], arch=k["arch"], seed=k["seed"], ckpt=k["checkpoint"], mode=m)
+        ACTS_FINETUNED.format(
+            target=wildcards.target, source=k["source"], arch=k["arch"], seed=k["seed"], ckpt=k["checkpoint"], mode=m
+        )
         for k in activation_grid()
         for m in MODES
     ]
@@ -94,9 +110,7 @@ def finetuned_keys(wildcards):
 
 def finetuned_activation_params():
     """What the fine-tuning jobs need to save activations of the fine-tuned models (None: they save none)."""
-    if not ANALYSE_FINETUNED:
-        return None
-    return {key: config["analysis"][key] for key in ("n_samples", "pool", "seed")}
+    return ANALYSIS_SAMPLE if ANALYSE_FINETUNED else None
 
 
 def rdm_model_file():
@@ -124,29 +138,46 @@ def figure(name):
     return f"{FIGURES}/{name}.{FIG_EXT}"
 
 
+# The figure table (transferscope/plots/figures.py) in this workflow: what its input and param names stand for,
+# and which figures a run draws.
+FIGURE_FILES = {"rdm_model": rdm_model_file()}
+FIGURE_VALUES = {"checkpoints": CKPTS, "last_checkpoint": CKPTS[-1]}
+
+
+def figure_inputs(fig):
+    """draw() keyword -> file: results/tables/<x> for a table name, else a file named in FIGURE_FILES."""
+    inputs = {key: f"{TABLES}/{ref}" if ref.endswith(".csv") else FIGURE_FILES[ref] for key, ref in fig.inputs.items()}
+    return {**inputs, "module": plot_module(fig.plotting_module)}
+
+
+def figure_params(fig):
+    """Styling (config figures:, for every figure) and the figure's own params: only what changes the picture."""
+    return {"style": config["figures"], **{key: FIGURE_VALUES[value] for key, value in fig.params.items()}}
+
+
+def figure_conditions():
+    """Condition name of the table -> whether its figures are drawn in this run."""
+    conditions = {
+        "always": True,
+        "analysis": ANALYSIS,
+        "cka_finetune": ANALYSIS and bool(config["finetune"]["cka_samples"]),
+        "ensembles": ENSEMBLES.enabled,
+    }
+    assert set(conditions) == set(CONDITIONS), "rules/common.smk and the figure table disagree on conditions"
+    return conditions
+
+
+def figure_targets():
+    """Every figure drawn in this run (called by rule all, after every rule file is read)."""
+    conditions = figure_conditions()
+    return [figure(fig.name) for fig in FIGURE_TABLE if conditions[fig.when]]
+
+
 def all_targets():
-    return [
-        f"{TABLES}/finetune.csv",
-        f"{TABLES}/pretrain.csv",
-        figure("pretrain_curves"),
-        figure("finetune_vs_checkpoint"),
-        figure("transfer_gain"),
-    ] + analysis_targets()
-
-
-def analysis_targets():
-    if not ANALYSIS:
-        return []
-    targets = [
-        f"{TABLES}/metrics.csv",
-        f"{TABLES}/transferability.csv",
-        figure("metrics_by_layer"),
-        figure("correlation_heatmap"),
-        figure("best_predictor"),
-        figure("rdm"),
-    ]
-    if config["finetune"]["cka_samples"]:
-        targets.append(figure("cka_finetune"))
+    """Every table and figure of the run but the ensemble study's (rule all); figures come from the figure table."""
+    tables = [f"{TABLES}/finetune.csv", f"{TABLES}/pretrain.csv"]
+    if ANALYSIS:
+        tables += [f"{TABLES}/metrics.csv", f"{TABLES}/transferability.csv"]
     if ANALYSE_FINETUNED:
-        targets.append(f"{TABLES}/metrics_finetuned.csv")
-    return targets
+        tables.append(f"{TABLES}/metrics_finetuned.csv")
+    return tables + figure_targets()

@@ -8,16 +8,14 @@ from transferscope.ensembles.plan import METHOD_PATTERN, EnsemblePlan
 ENSEMBLE_DIR = "results/ensembles/{target}/{source}/{arch}/seed{seed}/{method}"
 ENSEMBLE_MEMBER = f"{ENSEMBLE_DIR}/member{{k}}.pt"
 ENSEMBLE_PROBS = f"{ENSEMBLE_DIR}/member{{k}}.npz"
-ENSEMBLE_FIGURES = ["ensemble_size", "ensemble_diversity", "ensemble_trajectory", "ensemble_freeze"]
 ENSEMBLES = EnsemblePlan(
     config,
     member_pattern=ENSEMBLE_MEMBER,
     data_pattern=DATA,
     checkpoint_pattern=PRETRAIN_CKPT,
     table=f"{TABLES}/ensembles.csv",
-    figures={name: figure(name) for name in ENSEMBLE_FIGURES},
 )
-ensemble_targets = ENSEMBLES.targets  # [] when the ensembles section is absent or disabled
+ensemble_targets = ENSEMBLES.targets  # the table; [] when the ensembles section is absent or disabled
 
 
 rule ensemble_member:
@@ -27,24 +25,21 @@ rule ensemble_member:
     output:
         weights=ENSEMBLE_MEMBER,
         probs=ENSEMBLE_PROBS,
-    params:
-        spec=lambda wc: ENSEMBLES.spec(wc.target, wc.seed, wc.method, wc.k),
-        device=config["device"],
-        cuda=CUDA_OPTIONS,
-    wildcard_constraints:
-        method=METHOD_PATTERN,
-        k=r"[0-9]+",
     log:
         f"{LOGS}/ensembles/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{method}}/member{{k}}.log",
     benchmark:
         f"{BENCH}/ensembles/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{method}}/member{{k}}.tsv"
-    threads: THREADS
-    resources:
-        gpu=GPU,
-        mem_mb=4000,
-        runtime=lambda wc, attempt: 120 * attempt,
+    wildcard_constraints:
+        method=METHOD_PATTERN,
+        k=r"[0-9]+",
     conda:
         "../envs/transferscope.yaml"
+    threads: THREADS
+    resources:
+        **TRAINING_RESOURCES,
+    params:
+        **DEVICE_PARAMS,
+        spec=lambda wc: ENSEMBLES.spec(wc.target, wc.seed, wc.method, wc.k),
     script:
         "../workflow_scripts/ensemble_member.py"
 
@@ -55,89 +50,16 @@ rule ensemble_table:
         ENSEMBLES.table_inputs(),
     output:
         f"{TABLES}/ensembles.csv",
-    params:
-        runs=ENSEMBLES.runs(),
     log:
         f"{LOGS}/tables/ensembles.log",
     benchmark:
         f"{BENCH}/tables/ensembles.tsv"
+    conda:
+        "../envs/transferscope.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../envs/transferscope.yaml"
+        **SMALL_RESOURCES,
+    params:
+        runs=ENSEMBLES.runs(),
     script:
         "../workflow_scripts/ensemble_table.py"
-
-
-rule figure_ensemble_size:
-    input:
-        table=f"{TABLES}/ensembles.csv",
-        module=plot_module("ensemble_size"),
-    output:
-        report(figure("ensemble_size"), caption="../report/ensemble_size.rst", category="Ensembles"),
-    params:
-        style=config["figures"],
-    log:
-        f"{LOGS}/figures/ensemble_size.log",
-    benchmark:
-        f"{BENCH}/figures/ensemble_size.tsv"
-    conda:
-        "../envs/transferscope.yaml"
-    script:
-        "../workflow_scripts/ensemble_plot.py"
-
-
-rule figure_ensemble_diversity:
-    input:
-        table=f"{TABLES}/ensembles.csv",
-        module=plot_module("ensemble_diversity"),
-    output:
-        report(figure("ensemble_diversity"), caption="../report/ensemble_diversity.rst", category="Ensembles"),
-    params:
-        style=config["figures"],
-    log:
-        f"{LOGS}/figures/ensemble_diversity.log",
-    benchmark:
-        f"{BENCH}/figures/ensemble_diversity.tsv"
-    conda:
-        "../envs/transferscope.yaml"
-    script:
-        "../workflow_scripts/ensemble_plot.py"
-
-
-rule figure_ensemble_trajectory:
-    input:
-        table=f"{TABLES}/ensembles.csv",
-        module=plot_module("ensemble_trajectory"),
-    output:
-        report(figure("ensemble_trajectory"), caption="../report/ensemble_trajectory.rst", category="Ensembles"),
-    params:
-        style=config["figures"],
-    log:
-        f"{LOGS}/figures/ensemble_trajectory.log",
-    benchmark:
-        f"{BENCH}/figures/ensemble_trajectory.tsv"
-    conda:
-        "../envs/transferscope.yaml"
-    script:
-        "../workflow_scripts/ensemble_plot.py"
-
-
-rule figure_ensemble_freeze:
-    input:
-        table=f"{TABLES}/ensembles.csv",
-        module=plot_module("ensemble_freeze"),
-    output:
-        report(figure("ensemble_freeze"), caption="../report/ensemble_freeze.rst", category="Ensembles"),
-    params:
-        style=config["figures"],
-    log:
-        f"{LOGS}/figures/ensemble_freeze.log",
-    benchmark:
-        f"{BENCH}/figures/ensemble_freeze.tsv"
-    conda:
-        "../envs/transferscope.yaml"
-    script:
-        "../workflow_scripts/ensemble_plot.py"

@@ -5,32 +5,24 @@ rule finetune:
         checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
     output:
         results=expand(FINETUNE, ckpt=CKPTS, allow_missing=True),
-        activations=(
-            expand(ACTS_FINETUNED, ckpt=CKPTS, allow_missing=True)
-            if ANALYSE_FINETUNED
-            else []
-        ),
+        activations=(expand(ACTS_FINETUNED, ckpt=CKPTS, allow_missing=True) if ANALYSE_FINETUNED else []),
+    log:
+        f"{LOGS}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{mode}}.log",
+    benchmark:
+        f"{BENCH}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{mode}}.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    threads: THREADS
+    resources:
+        **TRAINING_RESOURCES,
     params:
+        **FINETUNE_PARAMS,
         points=CKPTS,
         activations=finetuned_activation_params(),
         stash_dir=lambda wc: FINETUNE_STASH.format(**wc),
         recipe=mode_recipe,
         reinit=config["finetune"]["reinit"],
-        eval_points=config["finetune"]["eval_points"],
         cka_samples=config["finetune"]["cka_samples"],
-        device=config["device"],
-        cuda=CUDA_OPTIONS,
-    log:
-        f"{LOGS}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{mode}}.log",
-    benchmark:
-        f"{BENCH}/finetune/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{mode}}.tsv"
-    threads: THREADS
-    resources:
-        gpu=GPU,
-        mem_mb=4000,
-        runtime=lambda wc, attempt: 120 * attempt,
-    conda:
-        "../envs/transferscope.yaml"
     script:
         "../workflow_scripts/finetune.py"
 
@@ -41,22 +33,18 @@ rule scratch:
         target=DATA.replace("{dataset}", "{target}"),
     output:
         SCRATCH,
-    params:
-        recipe=config["finetune"]["recipe"],
-        eval_points=config["finetune"]["eval_points"],
-        device=config["device"],
-        cuda=CUDA_OPTIONS,
     log:
         f"{LOGS}/scratch/{{target}}/{{arch}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/scratch/{{target}}/{{arch}}/seed{{seed}}.tsv"
-    threads: THREADS
-    resources:
-        gpu=GPU,
-        mem_mb=4000,
-        runtime=lambda wc, attempt: 120 * attempt,
     conda:
         "../envs/transferscope.yaml"
+    threads: THREADS
+    resources:
+        **TRAINING_RESOURCES,
+    params:
+        **FINETUNE_PARAMS,
+        recipe=config["finetune"]["recipe"],
     script:
         "../workflow_scripts/scratch.py"
 

@@ -14,19 +14,19 @@ rule import_weights:
     output:
         checkpoint=PRETRAIN_CKPT.replace("{ckpt}", "final"),
         train_log=PRETRAIN_LOG,
-    wildcard_constraints:
-        source="|".join(PRETRAINED_SOURCES) or "(?!)",
-    params:
-        entry=lambda wc: config["pretrained"][wc.source][wc.arch],
     log:
         f"{LOGS}/import_weights/{{source}}/{{arch}}/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/import_weights/{{source}}/{{arch}}/seed{{seed}}.tsv"
+    wildcard_constraints:
+        source="|".join(PRETRAINED_SOURCES) or "(?!)",
+    conda:
+        "../envs/transferscope.yaml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../envs/transferscope.yaml"
+    params:
+        entry=lambda wc: config["pretrained"][wc.source][wc.arch],
     script:
         "../workflow_scripts/import_weights.py"

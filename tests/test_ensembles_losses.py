@@ -4,11 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transferscope.ensembles.diversity import prev_ce_loss
-from transferscope.ensembles.losses import (cross_matrices, feature_distances, mse_to_reference,
-                                            persistence_pairs, rtd_loss)
-from transferscope.ensembles.sgd import PlainSGD
-from transferscope.ensembles.weight_orthogonality import flat_state_weights, squared_cosine, wo_loss
+from transferscope.ensembles.losses import (cross_matrices, feature_distances, flat_state_weights, mse_to_reference,
+                                            persistence_pairs, prev_ce_loss, rtd_loss, squared_cosine, wo_loss)
+from transferscope.training.optim import PlainSGD
 
 
 def test_mse_pulls_towards_the_reference_only():

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from transferscope.checkpoints import checkpoint_blob, load_checkpoint
 from transferscope.data.prepare import build_bundle
 from transferscope.ensembles.evaluate import read_member_probs
 from transferscope.ensembles.members import apply_freeze, load_member, run_member, start_model
 from transferscope.ensembles.plan import EnsemblePlan
 from transferscope.ensembles.schedule import member_lrs
 from transferscope.models import build_model
-from transferscope.training.pretrain import checkpoint_blob, load_checkpoint
 
 RECIPE = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine",
           "batch_size": 8, "epochs": 2, "augment": {"translate": 1}}

@@ -77,7 +77,7 @@ def test_disabled_or_absent_section_plans_nothing():
     (lambda e: e["freeze"].update(levels=["fc"]), "ensembles.freeze.levels[0]"),
     (lambda e: e.update(targets=["nope"]), "ensembles.targets[0]"),
     (lambda e: e.update(checkpoint="epoch7"), "ensembles.checkpoint"),
-    (lambda e: e.update(arch="mnist_cnn", methods=["sse_mse"]), "pooled features"),
+    (lambda e: e.update(arch="mnist_cnn", methods=["sse_mse"]), "sse_mse needs the tap"),
     (lambda e: e.update(methods=["sse", "bagging"]), "ensembles.methods"),
     (lambda e: e.update(members=1), "ensembles.members"),
 ])

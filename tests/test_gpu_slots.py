@@ -1,5 +1,6 @@
 """GPU slot allocation (CPU-only: GPUs are simulated with TRANSFERSCOPE_GPUS) and device selection."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -178,3 +179,21 @@ def test_resolve_device_cuda_without_cuda_names_config_key(monkeypatch):
 def test_resolve_device_unknown_value():
     with pytest.raises(ValueError, match=r"config key device"):
         resolve_device("tpu")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["config_tiny.yaml", "config_ensembles_tiny.yaml"])
+def test_every_rule_that_requests_a_gpu_claims_a_slot(tmp_path, config):
+    """With device: cuda, each job that requests gpu=1 runs a script that claims its slot (runtime.claim_device)."""
+    from workflow_helpers import edited_config, run_snakemake
+
+    path = edited_config(os.path.join(REPO, "tests", "data", config), tmp_path / "cuda.yaml",
+                         lambda c: c.__setitem__("device", "cuda"))
+    out = run_snakemake(tmp_path, "-n", configfile=path).stdout
+    blocks = [b for b in out.split("\n\n") if re.search(r"^\s*rule \w+:", b, re.M)]
+    gpu_rules = {re.search(r"^\s*rule (\w+):", b, re.M).group(1) for b in blocks if "gpu=1" in b}
+    assert gpu_rules >= ({"pretrain", "finetune", "scratch", "extract"} if config == "config_tiny.yaml"
+                         else {"ensemble_member"})
+    for rule in gpu_rules:
+        script = open(os.path.join(REPO, "workflow_scripts", f"{rule}.py")).read()
+        assert "claim_device(smk.params.device)" in script, rule

@@ -10,13 +10,12 @@ import torch
 import yaml
 
 from conftest import REPO
+from transferscope.checkpoints import load_checkpoint, model_from_checkpoint, sha256_of
 from transferscope.config import ConfigError, used_datasets, validate_config
 from transferscope.data.prepare import build_bundle
 from transferscope.models import build_model
-from transferscope.models.torchvision_models import sha256_of
-from transferscope.training.finetune import run_finetune
+from transferscope.training.finetune import FinetuneJob, run_finetune
 from transferscope.training.import_weights import imported_blob, run_import_weights
-from transferscope.training.pretrain import load_checkpoint, model_from_checkpoint
 
 SMALL = {"n_classes": 10, "in_channels": 1, "image_size": 12}
 TARGET = {"source": "sklearn_digits", "derive": [{"op": "class_subset", "classes": [6, 7, 8, 9]}, {"op": "pad", "size": 12}],
@@ -80,9 +79,9 @@ def test_weights_file_checkpoint_fine_tunes(weights_file, tmp_path):
     assert pd.read_csv(log).loc[0, "source"] == "file"
     build_bundle("digits69", TARGET).save(tmp_path / "t.pt")
     recipe = {"optimizer": "adam", "lr": 1e-3, "batch_size": 16, "epochs": 2, "schedule": "constant", "augment": {}}
-    out = run_finetune(tmp_path / "t.pt", checkpoint=ckpt, arch="mnist_cnn", seed=1, mode="full", recipe=recipe,
-                       reinit=["head"], eval_points=["step0"], result_path=tmp_path / "r.json",
-                       keys={"target": "digits69", "source": "file", "checkpoint": "final"}, device="cpu")
+    job = FinetuneJob(arch="mnist_cnn", seed=1, mode="full", recipe=recipe, reinit=["head"], eval_points=["step0"],
+                      keys={"target": "digits69", "source": "file", "checkpoint": "final"}, device="cpu")
+    out = run_finetune(tmp_path / "t.pt", job, checkpoint=ckpt, result_path=tmp_path / "r.json")
     assert 0 <= out["test_acc"] <= 1
 
 

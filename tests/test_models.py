@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from transferscope.models import build_model, count_parameters, freeze_prefix, layer_names, reinit_layers, tap_names, train_mode
+from transferscope.checkpoints import load_weights_file, model_from_weights_file, sha256_of
+from transferscope.models import (ARCHS, TapModel, build_model, count_parameters, freeze_prefix, get_layer, layer_names,
+                                  reinit_layers, tap_names, train_mode)
 
 
 def test_mnist_cnn_matches_thesis():
@@ -21,10 +23,24 @@ def test_small_resnet_taps(arch, shape):
     assert out["pool"].shape == (2, 64) and out["out"].shape == (2, 7)
 
 
-def test_vgg16_taps_small_input():
+def test_vgg16_taps_small_input_and_head_replacement():
     model = build_model("vgg16", 5, 3, 32).eval()
     out = model(torch.randn(1, 3, 32, 32), taps=True)
     assert tuple(out) == tap_names("vgg16") and out["out"].shape == (1, 5)
+    assert model.head_state_keys() == {"classifier.6.weight", "classifier.6.bias"}
+    new = model.replace_head(2)  # the head lives in model.classifier, not in an attribute of its own
+    assert model.classifier[6] is new and get_layer(model, "fc3") is new
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 2)
+
+
+def test_every_registered_arch_owns_its_names_head_and_conversion():
+    for arch, cls in ARCHS.items():
+        assert issubclass(cls, TapModel), arch
+        assert cls.head_name in cls.layer_names and cls.tap_names[0] == "in" and cls.tap_names[-1] == "out", arch
+    torchvision_keys = {"conv1.weight": 1, "bn1.running_mean": 2, "layer1.0.conv1.weight": 3, "fc.bias": 4}
+    assert ARCHS["resnet50"].convert_state_dict(torchvision_keys) == {
+        "stem.0.weight": 1, "stem.1.running_mean": 2, "layer1.0.conv1.weight": 3, "fc.bias": 4}
+    assert ARCHS["small_resnet"].convert_state_dict(torchvision_keys) is torchvision_keys
 
 
 def test_reinit_head_changes_classes_and_keeps_features():
@@ -61,14 +77,31 @@ def test_layer_names_registry():
 
 
 def test_weights_file_checksum(tmp_path):
-    from transferscope.models.torchvision_models import sha256_of
-
     model = build_model("small_resnet", 4, 1, 16)
     path = tmp_path / "w.pt"
     torch.save(model.state_dict(), path)
     with pytest.raises(ValueError, match="sha256"):
-        build_model("small_resnet", 4, 1, 16, weights={"path": str(path), "sha256": "0" * 64})
-    loaded = build_model("small_resnet", 4, 1, 16, weights={"path": str(path), "sha256": sha256_of(path)})
+        model_from_weights_file("small_resnet", 4, 1, 16, {"path": str(path), "sha256": "0" * 64})
+    loaded = model_from_weights_file("small_resnet", 4, 1, 16, {"path": str(path), "sha256": sha256_of(path)})
     assert torch.equal(loaded.fc.weight, model.fc.weight)
     with pytest.raises(FileNotFoundError, match="nope.pt"):
-        build_model("small_resnet", 4, 1, 16, weights={"path": str(tmp_path / "nope.pt")})
+        model_from_weights_file("small_resnet", 4, 1, 16, {"path": str(tmp_path / "nope.pt")})
+
+
+@pytest.mark.parametrize("wrap", ["plain", "state_dict", "model_state", "state_dict+model_state"])
+def test_one_weights_loader_for_every_format(tmp_path, wrap):
+    """Plain, wrapped (``state_dict`` / BYOL's ``model_state``) and DataParallel (``module.``) files load alike;
+    a head of another size keeps its initialisation, anything else that does not fit is an error."""
+    torch.manual_seed(0)
+    source = build_model("small_resnet", 10, 1, 16)  # 10 classes: the head does not fit a 4-class target
+    state = {f"module.{k}": v for k, v in source.state_dict().items()}
+    for key in reversed(wrap.split("+")) if wrap != "plain" else ():
+        state = {key: state}
+    path = tmp_path / "w.pt"
+    torch.save(state, path)
+    assert set(load_weights_file(path)) == set(source.state_dict())
+    loaded = model_from_weights_file("small_resnet", 4, 1, 16, {"path": str(path)})
+    assert torch.equal(loaded.stage3.conv2.weight, source.stage3.conv2.weight) and loaded.fc.out_features == 4
+    torch.save({"stem.9.weight": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match="w.pt"):
+        model_from_weights_file("small_resnet", 4, 1, 16, {"path": str(path)})

@@ -42,9 +42,13 @@ def test_slurm_profile_uses_plugin_resource_names():
 
 
 def test_training_runtime_grows_with_attempt():
-    for name in ("pretrain", "finetune"):
-        text = open(os.path.join(REPO, "rules", f"{name}.smk")).read()
-        assert text.count("runtime=lambda wc, attempt: 120 * attempt") == (2 if name == "finetune" else 1)
+    """The training resources are written once (rules/common.smk) and used by every training rule."""
+    rules = {name: open(os.path.join(REPO, "rules", f"{name}.smk")).read()
+             for name in ("common", "pretrain", "finetune", "ensembles")}
+    assert rules["common"].count("runtime=lambda wc, attempt: 120 * attempt") == 1
+    assert "TRAINING_RESOURCES = dict(gpu=GPU," in rules["common"]
+    uses = {name: text.count("**TRAINING_RESOURCES,") for name, text in rules.items()}
+    assert uses == {"common": 0, "pretrain": 1, "finetune": 2, "ensembles": 1}  # + scratch, ensemble_member
 
 
 @pytest.mark.slow

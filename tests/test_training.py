@@ -148,7 +148,7 @@ def test_finetune_job_skips_checkpoints_already_done(bundle, tmp_path):
     """A rerun of a fine-tuning job picks up results stashed by the failed attempt instead of retraining."""
     import json
 
-    from transferscope.training.finetune import run_finetune_checkpoints
+    from transferscope.training.finetune import FinetuneJob, run_finetune_checkpoints
     from transferscope.training.pretrain import run_pretrain
 
     bundle.save(tmp_path / "d.pt")
@@ -160,9 +160,9 @@ def test_finetune_job_skips_checkpoints_already_done(bundle, tmp_path):
     stash.mkdir(parents=True)
     (stash / "step0.json").write_text(json.dumps({"checkpoint": "step0", "test_acc": 0.123}))
     outs = {p: str(tmp_path / f"ft/{p}/full/result.json") for p in ckpts}
-    results = run_finetune_checkpoints(tmp_path / "d.pt", ckpts, outs, stash_dir=stash, arch="mnist_cnn", seed=1,
-                                       mode="full", recipe=recipe, reinit=["head"], eval_points=["final"],
-                                       keys={"target": "d", "source": "d"}, device="cpu")
+    job = FinetuneJob(arch="mnist_cnn", seed=1, mode="full", recipe=recipe, reinit=["head"], eval_points=["final"],
+                      keys={"target": "d", "source": "d"}, device="cpu")
+    results = run_finetune_checkpoints(tmp_path / "d.pt", ckpts, outs, job, stash_dir=stash)
     assert json.loads(open(outs["step0"]).read())["test_acc"] == 0.123  # not retrained
     final = json.loads(open(outs["final"]).read())
     assert final["checkpoint"] == "final" and 0 <= final["test_acc"] <= 1 and len(results) == 2
@@ -170,17 +170,17 @@ def test_finetune_job_skips_checkpoints_already_done(bundle, tmp_path):
 
 
 def test_missing_or_corrupt_checkpoint_names_the_path(bundle, tmp_path):
-    from transferscope.training.finetune import run_finetune
+    from transferscope.training.finetune import FinetuneJob, run_finetune
 
     bundle.save(tmp_path / "d.pt")
-    kwargs = dict(arch="mnist_cnn", seed=1, mode="full", recipe=RECIPE, reinit=["head"], eval_points=["final"],
-                  keys={"target": "d", "source": "s", "checkpoint": "final"}, device="cpu")
+    job = FinetuneJob(arch="mnist_cnn", seed=1, mode="full", recipe=RECIPE, reinit=["head"], eval_points=["final"],
+                      keys={"target": "d", "source": "s", "checkpoint": "final"}, device="cpu")
     with pytest.raises(FileNotFoundError, match="nope.pt"):
-        run_finetune(tmp_path / "d.pt", checkpoint=tmp_path / "nope.pt", result_path=tmp_path / "r.json", **kwargs)
+        run_finetune(tmp_path / "d.pt", job, checkpoint=tmp_path / "nope.pt", result_path=tmp_path / "r.json")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00truncated")
     with pytest.raises(RuntimeError, match="bad.pt"):
-        run_finetune(tmp_path / "d.pt", checkpoint=bad, result_path=tmp_path / "r.json", **kwargs)
+        run_finetune(tmp_path / "d.pt", job, checkpoint=bad, result_path=tmp_path / "r.json")
     assert not (tmp_path / "r.json").exists()
 
 

@@ -1,4 +1,5 @@
 """End-to-end: the real Snakemake workflow on a tiny config, plus rerun and resource behaviour."""
+import json
 import os
 import shutil
 import subprocess
@@ -145,7 +146,7 @@ def test_bad_config_fails_before_any_job(tmp_path, edit, key):
 
 
 def test_killed_job_leaves_no_output_and_resumes(tmp_path):
-    """A pre-training job interrupted after its first epoch leaves no declared output; the rerun resumes."""
+    """A pre-training job killed after its second epoch (of three) leaves no declared output; the rerun resumes."""
     from transferscope.data.prepare import build_bundle
     from transferscope.training import pretrain as pretrain_mod
 
@@ -155,21 +156,13 @@ def test_killed_job_leaves_no_output_and_resumes(tmp_path):
     recipe = {"optimizer": "adam", "lr": 0.002, "batch_size": 64, "epochs": 3, "schedule": "constant", "augment": {}}
     outs = {p: str(tmp_path / f"ckpt/{p}.pt") for p in ("step0", "epoch1", "final")}
     log = tmp_path / "ckpt/train_log.csv"
-    code = (
-        "import sys, torch\n"
-        "torch.set_num_threads(1)  # same threads as this process: same floating-point results\n"
-        "from transferscope.training import loop\n"
-        "orig = loop.train\n"
-        "def killing(*a, **k):\n"
-        "    k['on_epoch_end'] = lambda e, row: (_ for _ in ()).throw(SystemExit(9)) if e == 2 else None\n"
-        "    return orig(*a, **k)\n"
-        "from transferscope.training import pretrain\n"
-        "pretrain.train = killing\n"
-        f"pretrain.run_pretrain({str(tmp_path / 'd.pt')!r}, arch='mnist_cnn', seed=1, recipe={recipe!r}, "
-        f"checkpoints={outs!r}, train_log={str(log)!r}, device='cpu')\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 9, proc.stderr
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(dict(bundle_path=str(tmp_path / "d.pt"), arch="mnist_cnn", seed=1, recipe=recipe,
+                                   checkpoints=outs, train_log=str(log), device="cpu")))
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "tests", "interrupted_pretrain.py"), str(job)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 9, proc.stderr  # killed at the end of epoch 2
     assert not any(os.path.exists(p) for p in outs.values()) and not log.exists()
     assert (tmp_path / "ckpt/.resume_train_log/state.pt").exists()
     pretrain_mod.run_pretrain(tmp_path / "d.pt", arch="mnist_cnn", seed=1, recipe=recipe, checkpoints=outs,

@@ -11,6 +11,10 @@ from typing import Any
 
 import yaml
 
+from transferscope import names
+from transferscope.names import mode_from_token, mode_token  # noqa: F401 - part of this module's API
+from transferscope.plugins import PluginError, export_plugins, load_plugins
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
 
@@ -19,8 +23,60 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    """The config schema with its name lists and name patterns filled in from the registries and
+    ``transferscope.names`` (see ``registry_names``, ``registry_patterns``)."""
     with open(path) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    for where, values in registry_names().items():
+        _node(schema, where[:-1])[where[-1]] = list(values)
+    for where, pattern in registry_patterns().items():
+        _node(schema, where)["pattern"] = names.anchored(pattern)
+    return schema
+
+
+def registry_names() -> dict[tuple[str, ...], list[str]]:
+    """Schema location (ending in ``enum`` or ``default``) -> names from a registry.
+
+    The schema file holds no copy of these lists; the registries (and plugins) are the one place per name."""
+    from transferscope.data.derive import OPS
+    from transferscope.data.sources import SOURCES
+    from transferscope.ensembles.plan import METHODS
+    from transferscope.metrics.registry import metric_names
+    from transferscope.models import ARCHS
+
+    archs = list(ARCHS)
+    dataset = ("definitions", "dataset", "properties")
+    analysis, ensembles = ("properties", "analysis", "properties"), ("properties", "ensembles", "properties")
+    return {
+        (*dataset, "source", "enum"): list(SOURCES),
+        (*dataset, "derive", "items", "properties", "op", "enum"): list(OPS),
+        ("properties", "archs", "items", "enum"): archs,
+        ("properties", "pretrained", "additionalProperties", "propertyNames", "enum"): archs,
+        (*ensembles, "arch", "enum"): archs,
+        (*analysis, "metrics", "items", "enum"): metric_names(),
+        (*analysis, "metrics", "default"): metric_names(default_only=True),
+        (*ensembles, "methods", "items", "enum"): list(METHODS),
+        (*ensembles, "methods", "default"): list(METHODS),
+    }
+
+
+def registry_patterns() -> dict[tuple[str, ...], str]:
+    """Schema location -> the pattern of ``transferscope.names`` its strings must match (wildcard names)."""
+    return {
+        ("definitions", "checkpoint"): names.POINT,
+        ("properties", "finetune", "properties", "modes", "items"): names.MODE,
+        ("properties", "finetune", "properties", "mode_recipes", "propertyNames"): names.MODE,
+        ("properties", "datasets", "propertyNames"): names.NAME,
+        ("properties", "pretrained", "propertyNames"): names.NAME,
+        ("properties", "ensembles", "properties", "source"): names.NAME,
+    }
+
+
+def _node(schema: dict, where: tuple[str, ...]) -> dict:
+    node = schema
+    for key in where:
+        node = node.setdefault(key, {})
+    return node
 
 
 def _validator_with_defaults(schema: dict):
@@ -54,9 +110,17 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
 
     Raises ConfigError naming every offending key, e.g. ``pretrain.recipe.epochs: -1 is less than the minimum of 1``.
     """
-    schema = schema or load_schema()
     if not isinstance(config, dict):
         raise ConfigError("config must be a mapping")
+    plugins = config.get("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise ConfigError("invalid configuration:\n  plugins: must be a list of module names or .py file paths")
+    try:  # before the schema is built: what plugins register is part of its enums
+        load_plugins(plugins)
+    except PluginError as exc:
+        raise ConfigError(f"invalid configuration:\n  {exc}") from None
+    export_plugins(plugins)
+    schema = schema or load_schema()
     validator = _validator_with_defaults(schema)
     # Defaults are filled while validating; run twice so defaults of nested defaults are filled too.
     for _ in range(2):
@@ -103,14 +167,14 @@ def _cross_check(config: dict) -> None:
             problems.append(f"  {role}: duplicate entries")
     if "scratch" in datasets:
         problems.append("  datasets.scratch: 'scratch' is reserved for the from-scratch baseline")
-    for name, spec in datasets.items():
-        if spec["source"] == "image_folder" and "path" not in spec:
-            problems.append(f"  datasets.{name}.path: required when source is image_folder")
-        if spec["source"] in ("image_folder", "oxford_pets") and "image_size" not in spec:
-            problems.append(f"  datasets.{name}.image_size: required for source {spec['source']}")
-        for j, op in enumerate(spec.get("derive", [])):
-            from transferscope.data.derive import check_op
+    from transferscope.data.derive import check_op
+    from transferscope.data.sources import SOURCES
 
+    for name, spec in datasets.items():
+        for key in SOURCES[spec["source"]].requires:
+            if key not in spec:
+                problems.append(f"  datasets.{name}.{key}: required for source {spec['source']}")
+        for j, op in enumerate(spec.get("derive", [])):
             msg = check_op(op)
             if msg:
                 problems.append(f"  datasets.{name}.derive[{j}]: {msg}")
@@ -148,6 +212,7 @@ def _ensemble_problems(config: dict) -> list[str]:
     ens = config.get("ensembles")
     if not ens or not ens.get("enabled", True):
         return []
+    from transferscope.ensembles.plan import METHODS
     from transferscope.models import layer_names, tap_names
 
     problems = []
@@ -157,7 +222,8 @@ def _ensemble_problems(config: dict) -> list[str]:
             problems.append(f"  ensembles.targets[{i}]: dataset {name!r} is not defined under 'datasets'")
     weighted = {int(w["seed"]) for w in ens["weights"]}
     methods = ens["methods"]
-    needed = set(ens["seeds"]) | (set(ens["global_seeds"]) if "global_de" in methods else set())
+    global_de = any(METHODS[method].pretrain_seeds == "global" for method in methods)
+    needed = set(ens["seeds"]) | (set(ens["global_seeds"]) if global_de else set())
     if not needed <= weighted:
         if ens["source"] not in datasets and ens["source"] not in (config.get("pretrained") or {}):
             problems.append(f"  ensembles.source: {ens['source']!r} is neither a dataset under 'datasets' nor a "
@@ -169,15 +235,17 @@ def _ensemble_problems(config: dict) -> list[str]:
         problems.append("  ensembles.source: 'scratch' is reserved for the from-scratch baseline")
     if len(set(ens["seeds"])) != len(ens["seeds"]):
         problems.append("  ensembles.seeds: duplicate entries")
-    if "global_de" in methods:
+    if global_de:
         for seed in ens["seeds"]:
             others = [g for g in dict.fromkeys(ens["global_seeds"]) if g != seed]
             if len(others) < ens["members"] - 1:
                 problems.append(f"  ensembles.global_seeds: global_de with {ens['members']} members needs "
                                 f"{ens['members'] - 1} pre-training seeds other than {seed}, got {others}")
-    if {"sse_mse", "sse_rtd"} & set(methods) and "pool" not in tap_names(ens["arch"]):
-        problems.append(f"  ensembles.methods: sse_mse / sse_rtd need pooled features, which {ens['arch']} lacks")
-    if "starsse_freeze" in methods:
+    for i, method in enumerate(methods):
+        lacking = [tap for tap in METHODS[method].needs_taps if tap not in tap_names(ens["arch"])]
+        if lacking:
+            problems.append(f"  ensembles.methods[{i}]: {method} needs the tap(s) {lacking}, which {ens['arch']} lacks")
+    if any(METHODS[method].per_level for method in methods):
         layers = layer_names(ens["arch"])
         for i, level in enumerate(ens["freeze"]["levels"]):
             if level not in layers[:-1]:
@@ -199,15 +267,6 @@ def load_config(path: str | Path) -> dict:
 
 
 # --- wildcards ---------------------------------------------------------------------------------------------
-
-def mode_token(mode: str) -> str:
-    """Path-safe token of a fine-tuning mode: 'freeze:conv2' -> 'freeze-conv2'."""
-    return mode.replace(":", "-")
-
-
-def mode_from_token(token: str) -> str:
-    return token.replace("-", ":", 1) if token.startswith("freeze-") else token
-
 
 def _check_pretrained_source(config: dict, i: int, name: str, datasets: dict) -> list[str]:
     """A source given as weights (``pretrained:``, rule import_weights) instead of a dataset to pre-train on."""

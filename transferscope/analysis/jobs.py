@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from transferscope.analysis.activations import extract, load_activations, sample_images, save_activations
 from transferscope.analysis.layer_metrics import layer_metric_rows
+from transferscope.checkpoints import check_fits, load_checkpoint, model_from_checkpoint
 from transferscope.data.bundle import Bundle
+from transferscope.inference import extract, load_activations, sample_images, save_activations
 from transferscope.io import write_csv
 from transferscope.runtime import resolve_device
-from transferscope.training.pretrain import load_checkpoint, model_from_checkpoint
 
 log = logging.getLogger("transferscope")
 
@@ -22,12 +22,9 @@ def run_extract(target_path, checkpoints: dict[str, str], outputs: dict[str, str
     dev = resolve_device(device)
     target = Bundle.load(target_path)
     images, labels, indices = sample_images(target, n_samples, seed)
-    c, h, _ = target.shape
     for point, ckpt_path in checkpoints.items():
         blob = load_checkpoint(ckpt_path)
-        if (blob["in_channels"], blob["image_size"]) != (c, h):
-            raise ValueError(f"checkpoint {ckpt_path} expects {blob['in_channels']}×{blob['image_size']}² images, "
-                             f"target {target_path} has {c}×{h}²")
+        check_fits(blob, target, ckpt_path)
         model = model_from_checkpoint(blob, ckpt_path).to(dev)
         acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=pool)
         save_activations(outputs[point], acts, labels.numpy(), indices,

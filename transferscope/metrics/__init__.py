@@ -17,6 +17,8 @@ Representation metrics
     rtd(X, Y), r_cross_barcode    Representation Topology Divergence (ripser)     (rtd)
 Transferability scores
     logme, leep, nce, hscore, transrate                                           (transferability)
+Registry of the metrics computed on every layer by the pipeline
+    REGISTRY, LayerMetric, register, layer_metric, metric_names, metric_label     (registry)
 """
 
 from .bootstrap import percentile_interval, rsa_bootstrap, stratified_bootstrap_counts, sum_of_squares_bootstrap
@@ -24,6 +26,7 @@ from .cka import linear_cka
 from .class_separation import sum_of_squares
 from .intrinsic_dimension import two_nearest_distances, twonn, twonn_from_distances, twonn_subsets
 from .rsa import count_constant_rows, rdm, rsa, rsa_between, rsa_between_rdms
+from .registry import REGISTRY, LayerMetric, layer_metric, metric_label, metric_names, register
 from .rtd import r_cross_barcode, r_cross_matrix, rtd
 from .transferability import hscore, leep, logme, nce, transrate
 
@@ -51,4 +54,10 @@ __all__ = [
     "nce",
     "hscore",
     "transrate",
+    "REGISTRY",
+    "LayerMetric",
+    "register",
+    "layer_metric",
+    "metric_names",
+    "metric_label",
 ]

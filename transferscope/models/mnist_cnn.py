@@ -11,8 +11,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from transferscope.models.base import TapModel
 
-class MnistCNN(nn.Module):
+
+class MnistCNN(TapModel):
     layer_names = ("conv1", "conv2", "fc1", "fc2")  # in forward order; freeze:<layer> freezes this prefix
     tap_names = ("in", "conv1", "pool1", "conv2", "pool2", "fc1", "out")
     head_name = "fc2"

@@ -10,6 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from transferscope.models.base import TapModel
+
 
 class BasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int):
@@ -28,7 +30,7 @@ class BasicBlock(nn.Module):
         return F.relu(y + self.shortcut(x))
 
 
-class SmallResNet(nn.Module):
+class SmallResNet(TapModel):
     layer_names = ("stem", "stage1", "stage2", "stage3", "fc")
     tap_names = ("in", "stem", "stage1", "stage2", "stage3", "pool", "out")
     head_name = "fc"
@@ -51,7 +53,3 @@ class SmallResNet(nn.Module):
         x = F.log_softmax(self.fc(x), dim=1)
         out["out"] = x
         return out if taps else x
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features B×(4·width)."""
-        return self.forward(x, taps=True)["pool"]

@@ -1,41 +1,14 @@
-"""torchvision VGG16 and ResNet-50 with named taps; weights only from a local file (checksum verified)."""
+"""torchvision VGG16 and ResNet-50 with named taps (weights come from local files: ``transferscope.checkpoints``)."""
 from __future__ import annotations
-
-import hashlib
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from transferscope.models.base import TapModel
 
 
-def load_weights_file(path: str | Path, sha256: str | None = None) -> dict:
-    """State dict from a local file; raises naming the path when missing, corrupt or the checksum differs."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"weights file not found: {path} (config key weights.<arch>.path)")
-    if sha256 is not None:
-        actual = sha256_of(path)
-        if actual != sha256:
-            raise ValueError(f"weights file {path}: sha256 {actual} does not match weights.<arch>.sha256 {sha256}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise RuntimeError(f"could not read weights file {path}: {exc}") from exc
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    return state
-
-
-class VGG16Taps(nn.Module):
+class VGG16Taps(TapModel):
     """torchvision VGG16; taps in, pool1..pool5, fc1, fc2, out (thesis A's VGG taps)."""
 
     layer_names = tuple(f"conv{b}_{i}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3)) for i in range(1, n + 1)) + (
@@ -59,7 +32,19 @@ class VGG16Taps(nn.Module):
         self._layers.update(fc1=self.classifier[0], fc2=self.classifier[3], fc3=self.classifier[6])
 
     def named_layer(self, name: str) -> nn.Module:
+        if name not in self._layers:
+            raise ValueError(f"{type(self).__name__} has no layer {name!r} (layers: {self.layer_names})")
         return self._layers[name]
+
+    def set_layer(self, name: str, module: nn.Module) -> None:
+        """Replace the layer in its slot of ``features`` / ``classifier`` (the layers are not attributes here)."""
+        old = self.named_layer(name)
+        for container in (self.features, self.classifier):
+            for i, m in enumerate(container):
+                if m is old:
+                    container[i] = module
+                    self._layers[name] = module
+                    return
 
     def forward(self, x: torch.Tensor, taps: bool = False):
         out = {"in": x}
@@ -79,7 +64,7 @@ class VGG16Taps(nn.Module):
         return out if taps else x
 
 
-class ResNet50Taps(nn.Module):
+class ResNet50Taps(TapModel):
     """torchvision ResNet-50; taps in, stem, layer1..layer4, pool, out."""
 
     layer_names = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
@@ -106,11 +91,8 @@ class ResNet50Taps(nn.Module):
         out["out"] = x
         return out if taps else x
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward(x, taps=True)["pool"]
-
-    @staticmethod
-    def convert_torchvision_state(state: dict) -> dict:
+    @classmethod
+    def convert_state_dict(cls, state: dict) -> dict:
         """Map torchvision resnet50 keys (conv1., bn1.) onto ours (stem.0., stem.1.)."""
         out = {}
         for key, value in state.items():

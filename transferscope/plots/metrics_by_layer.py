@@ -2,26 +2,29 @@
 target; x = layer in forward order, lines = sources at the last pre-training checkpoint (mean ± sd over seeds)."""
 from __future__ import annotations
 
+import logging
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from transferscope.metrics.registry import metric_label, metric_names
 from transferscope.plots.style import apply_style, save
 
-LABELS = {"sum_of_squares": "SSW / TSS (lower = tighter classes)", "rsa": "RSA class contrast",
-          "twonn": "TwoNN intrinsic dimension", "logme": "LogME (nats / sample)", "hscore": "H-score",
-          "transrate": "TransRate (nats)", "leep": "LEEP", "nce": "NCE"}
+log = logging.getLogger("transferscope")
 
 
 def draw(table: str, out: str, style: dict | None = None, checkpoint: str | None = None) -> None:
     style = apply_style(style)
     frame = pd.read_csv(table)
-    frame = frame[frame["metric"].isin(LABELS) & (frame["layer"] != "in")]
+    registered = metric_names()  # registry order; diagnostics such as constant_rows are not metrics
+    frame = frame[frame["metric"].isin(registered) & (frame["layer"] != "in")]
     checkpoint = checkpoint or frame["checkpoint"].iloc[-1]
     frame = frame[frame["checkpoint"] == checkpoint]
     layer_order = list(dict.fromkeys(frame["layer"]))
-    metrics = [m for m in LABELS if m in set(frame["metric"]) and frame.loc[frame["metric"] == m, "layer"].nunique() > 1]
+    metrics = [m for m in registered if m in set(frame["metric"]) and frame.loc[frame["metric"] == m, "layer"].nunique() > 1]
     targets = sorted(frame["target"].unique())
+    log.info("metrics_by_layer: rows %s, targets %s, checkpoint %s", metrics, targets, checkpoint)
     fig, axes = plt.subplots(len(metrics), len(targets), figsize=(4.6 * len(targets), 2.8 * len(metrics)),
                              squeeze=False, sharex=True)
     for i, metric in enumerate(metrics):
@@ -31,7 +34,7 @@ def draw(table: str, out: str, style: dict | None = None, checkpoint: str | None
             sub["layer"] = pd.Categorical(sub["layer"], categories=layer_order, ordered=True)
             sns.lineplot(sub, x="layer", y="value", hue="source", marker="o", errorbar="sd", ax=ax,
                          legend=(i == 0 and j == len(targets) - 1), sort=True)
-            ax.set(title=f"target {target}" if i == 0 else "", xlabel="layer", ylabel=LABELS[metric])
+            ax.set(title=f"target {target}" if i == 0 else "", xlabel="layer", ylabel=metric_label(metric))
             ax.tick_params(axis="x", rotation=30)
     if len(axes[0, -1].get_legend_handles_labels()[0]):
         axes[0, -1].legend(title="source", bbox_to_anchor=(1.02, 1), loc="upper left")

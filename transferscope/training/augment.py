@@ -1,14 +1,8 @@
-"""Batched on-device augmentation and normalisation of uint8 image batches."""
+"""Batched on-device augmentation of image batches (normalisation: ``transferscope.inference.normalise``)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-
-def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """uint8 B×C×H×W -> float32 (x/255 - mean) / std, mean/std shaped C."""
-    x = images.to(torch.float32).div_(255.0)
-    return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
 
 def draw_augment(generator: torch.Generator, batch_sizes: list[int], translate: int = 0,

@@ -1,22 +1,53 @@
 """Fine-tuning job: one (target, source checkpoint or scratch, arch, seed, mode)."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from transferscope.config import mode_from_token
+from transferscope.checkpoints import check_fits, load_checkpoint, model_from_checkpoint
+from transferscope.names import mode_from_token
 from transferscope.data.bundle import Bundle
+from transferscope.inference import extract, sample_images, save_activations
 from transferscope.io import provenance, write_json
 from transferscope.models import build_model, freeze_prefix, reinit_layers
 from transferscope.runtime import derive_seed, resolve_device
 from transferscope.training.accel import accelerated_loss, active_options, prepare_model_for_device
 from transferscope.training.loop import TensorData, default_loss, train
-from transferscope.training.pretrain import load_checkpoint, model_from_checkpoint
 
 log = logging.getLogger("transferscope")
+
+
+@dataclass
+class FinetuneJob:
+    """What shapes one fine-tuning run (or the from-scratch baseline), apart from its input and output files.
+
+    - ``mode``: ``full``, ``linear`` or ``freeze:<layer>`` (a config token is accepted too);
+    - ``reinit``: layers re-initialised besides the head; ``eval_points``: points at which the test split is
+      evaluated (``final`` is always added);
+    - ``keys`` (target, source, checkpoint, ...): copied into the result for the tidy table, and part of the run's
+      seed;
+    - ``cuda``: optional CUDA speed options (transferscope.training.accel; ignored off CUDA);
+    - ``cka_samples`` > 0: linear CKA per layer between the model before and after fine-tuning on that many
+      class-balanced target test images (conv maps globally averaged), stored under ``cka``.
+    """
+
+    arch: str
+    seed: int
+    mode: str
+    recipe: dict
+    reinit: list[str] = field(default_factory=list)
+    eval_points: list[str] = field(default_factory=list)
+    keys: dict = field(default_factory=dict)
+    device: str = "auto"
+    cuda: dict | None = None
+    cka_samples: int = 0
 
 
 def prepare_model(blob: dict, target: Bundle, mode: str, reinit: list[str], seed: int, path="?") -> torch.nn.Module:
@@ -26,10 +57,7 @@ def prepare_model(blob: dict, target: Bundle, mode: str, reinit: list[str], seed
     - ``linear``: every layer but the (new) head frozen.
     - ``freeze:<layer>``: layers up to <layer> frozen; ``reinit`` layers and the head re-initialised.
     """
-    c, h, _ = target.shape
-    if (blob["in_channels"], blob["image_size"]) != (c, h):
-        raise ValueError(f"checkpoint {path} expects {blob['in_channels']}×{blob['image_size']}² images but target "
-                         f"{target.meta.get('name')} has {c}×{h}²: add resize/grayscale/rgb derivations to the target")
+    check_fits(blob, target, path)
     model = model_from_checkpoint(blob, path)
     reinit_seed = derive_seed("reinit", target.meta.get("name"), seed)
     if mode == "linear":
@@ -44,8 +72,7 @@ def prepare_model(blob: dict, target: Bundle, mode: str, reinit: list[str], seed
 
 def _cka_probe(model: torch.nn.Module, target: Bundle, n: int):
     """Activations of the initial model now; returns a function giving CKA(initial, current) per layer."""
-    from transferscope.analysis.activations import extract, sample_images
-    from transferscope.metrics import linear_cka
+    from transferscope.metrics import linear_cka  # here: its imports are worth paying only when CKA is asked for
 
     images, _, _ = sample_images(target, n, seed=0)
     before = extract(model, images, target.meta["mean"], target.meta["std"], pool="gap")
@@ -58,25 +85,22 @@ def _cka_probe(model: torch.nn.Module, target: Bundle, n: int):
     return compare
 
 
-def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str], outputs: dict[str, str], *,
-                             stash_dir: str | Path, activation_outputs: dict[str, str] | None = None,
-                             activations: dict | None = None, **kwargs) -> list[dict]:
+def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str], outputs: dict[str, str],
+                             job: FinetuneJob, *, stash_dir: str | Path,
+                             activation_outputs: dict[str, str] | None = None,
+                             activations: dict | None = None) -> list[dict]:
     """Fine-tune every checkpoint of one pre-training run (point -> checkpoint path) in one job.
 
     One job per pre-training run keeps the number of jobs (and their start-up cost) low, mirrors the pre-training
-    job that made the checkpoints, and still writes one result JSON per fine-tuning run. Each finished result is
-    kept in the undeclared ``stash_dir`` until all are done (Snakemake deletes declared outputs of a failed job),
-    so a rerun skips the checkpoints already fine-tuned. With ``activations`` ({n_samples, pool, seed}) the
-    activations of each fine-tuned model on the target's analysis sample go to ``activation_outputs`` (point ->
-    .npz), stashed the same way.
+    job that made the checkpoints, and still writes one result JSON per fine-tuning run (``job.keys`` plus
+    ``checkpoint``: the point). Each finished result is kept in the undeclared ``stash_dir`` until all are done
+    (Snakemake deletes declared outputs of a failed job), so a rerun skips the checkpoints already fine-tuned. With
+    ``activations`` ({n_samples, pool, seed}) the activations of each fine-tuned model on the target's analysis
+    sample go to ``activation_outputs`` (point -> .npz), stashed the same way.
     """
-    import json
-    import os
-
     stash = Path(stash_dir)
     stash.mkdir(parents=True, exist_ok=True)
     results = []
-    keys = dict(kwargs.pop("keys"))
     for i, (point, ckpt_path) in enumerate(checkpoints.items()):
         done = stash / f"{point}.json"
         acts = dict(activations, path=stash / f"{point}.npz") if activations else None
@@ -85,8 +109,9 @@ def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str
             results.append(json.loads(done.read_text()))
             continue
         log.info("finetune checkpoint %d/%d: %s", i + 1, len(checkpoints), ckpt_path)
-        results.append(run_finetune(target_path, checkpoint=ckpt_path, result_path=done,
-                                    keys={**keys, "checkpoint": point}, activations=acts, **kwargs))
+        point_job = dataclasses.replace(job, keys={**job.keys, "checkpoint": point})
+        results.append(run_finetune(target_path, point_job, checkpoint=ckpt_path, result_path=done,
+                                    activations=acts))
     for point, path in outputs.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         os.replace(stash / f"{point}.json", path)
@@ -97,22 +122,17 @@ def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str
     return results
 
 
-def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch: str, seed: int, mode: str,
-                 recipe: dict, reinit: list[str], eval_points: list[str], result_path: str | Path,
-                 keys: dict, device: str = "auto", cka_samples: int = 0, cuda: dict | None = None,
-                 activations: dict | None = None) -> dict:
+def run_finetune(target_path: str | Path, job: FinetuneJob, *, checkpoint: str | Path | None,
+                 result_path: str | Path, activations: dict | None = None) -> dict:
     """Fine-tune (or, with ``checkpoint=None``, train from scratch) and write the result JSON.
 
-    ``keys`` (target, source, checkpoint, ...) are copied into the result for the tidy table.
-    ``cuda``: optional CUDA speed options (transferscope.training.accel; ignored off CUDA).
-    ``cka_samples`` > 0: linear CKA per layer between the model before and after fine-tuning on that many
-    class-balanced target test images (conv maps globally averaged), stored under ``cka``.
     ``activations`` ({n_samples, pool, seed, path}): save the fine-tuned model's activations of the target's
     analysis sample (the images the pre-trained checkpoints are analysed on) to ``path``.
     """
-    dev = resolve_device(device)
+    arch, seed, recipe, reinit, keys, cuda = job.arch, job.seed, job.recipe, job.reinit, job.keys, job.cuda
+    dev = resolve_device(job.device)
     target = Bundle.load(target_path)
-    mode = mode_from_token(mode)
+    mode = mode_from_token(job.mode)
     c, h, _ = target.shape
     if checkpoint is None:
         torch.manual_seed(derive_seed("scratch", target.meta.get("name"), arch, seed))
@@ -128,8 +148,8 @@ def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch
     run_seed = derive_seed("finetune", *keys.values(), arch, seed, mode)
     log.info("%s: %d train images, %d classes, %d trainable parameters, device %s", label, len(data.y_train),
              target.n_classes, sum(p.numel() for p in model.parameters() if p.requires_grad), dev)
-    probe = _cka_probe(model, target, cka_samples) if cka_samples else None
-    points = list(dict.fromkeys([*eval_points, "final"]))
+    probe = _cka_probe(model, target, job.cka_samples) if job.cka_samples else None
+    points = list(dict.fromkeys([*job.eval_points, "final"]))
     result = train(model, data, recipe, seed=run_seed, points=points, resume_dir=resume_dir, label=label,
                    epoch_evals=("val",), loss_fn=accelerated_loss(default_loss, dev, cuda))
     last = result.points["final"]
@@ -147,8 +167,6 @@ def run_finetune(target_path: str | Path, *, checkpoint: str | Path | None, arch
                                  cuda=active_options(dev, cuda)),
     }
     if activations:
-        from transferscope.analysis.activations import extract, sample_images, save_activations
-
         images, labels, indices = sample_images(target, activations["n_samples"], activations["seed"])
         acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=activations["pool"])
         save_activations(activations["path"], acts, labels.numpy(), indices,

@@ -3,7 +3,7 @@
 Thesis A's VGG16 sources are downloaded networks (ImageNet; optionally Places365, VGG-Face, ...) or an untrained
 VGG16 (``random_init``, seeds 1-3): nothing to pre-train. Rule import_weights writes their checkpoint where rule
 pretrain would (``results/pretrain/{source}/{arch}/seed{seed}/final.pt``, same keys as
-``pretrain.checkpoint_blob``), plus a one-row train_log.csv, so fine-tuning, extraction and the tables use it
+``checkpoints.checkpoint_blob``), plus a one-row train_log.csv, so fine-tuning, extraction and the tables use it
 unchanged.
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from transferscope.io import provenance, torch_save, write_csv
+from transferscope.checkpoints import model_from_weights_file, new_checkpoint, save_checkpoint
+from transferscope.io import provenance, write_csv
 from transferscope.models import build_model
 
 log = logging.getLogger("transferscope")
@@ -31,24 +32,20 @@ def imported_blob(*, source: str, arch: str, seed: int, entry: dict) -> dict:
         origin = "random initialisation"
     elif entry.get("path"):
         weights = {"path": entry["path"], "sha256": entry.get("sha256")}
-        model = build_model(arch, n_classes, channels, size, weights=weights)
+        model = model_from_weights_file(arch, n_classes, channels, size, weights)
         origin = str(entry["path"])
     else:
         raise ValueError(f"pretrained.{source}.{arch}: needs path (a weights file) or random: true")
-    return {
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "arch": arch, "n_classes": n_classes, "in_channels": channels, "image_size": size,
-        "dataset": None, "role": "pretrained", "seed": seed, "point": "final", "info": {"step": 0, "epoch": 0.0},
-        "classes": None, "source": source, "origin": origin,
-        "provenance": provenance(entry=entry, seed=seed),
-    }
+    return new_checkpoint(model, arch=arch, n_classes=n_classes, in_channels=channels, image_size=size, dataset=None,
+                          role="pretrained", seed=seed, point="final", info={"step": 0, "epoch": 0.0}, classes=None,
+                          source=source, origin=origin, provenance=provenance(entry=entry, seed=seed))
 
 
 def run_import_weights(*, source: str, arch: str, seed: int, entry: dict, checkpoint: str | Path,
                        train_log: str | Path) -> dict:
     """Write the checkpoint ``final`` of a ``pretrained:`` source and its one-row log; returns the blob."""
     blob = imported_blob(source=source, arch=arch, seed=seed, entry=entry)
-    torch_save(checkpoint, blob)
+    save_checkpoint(checkpoint, blob)
     nan = math.nan
     row = {"source": source, "arch": arch, "seed": seed, "epoch": 0, "step": 0, "train_loss": nan,
            "train_acc": nan, "test_acc": nan, "origin": blob["origin"]}

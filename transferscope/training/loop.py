@@ -14,9 +14,10 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from transferscope.inference import evaluate, normalise
 from transferscope.io import torch_load, torch_save
 from transferscope.models import train_mode
-from transferscope.training.augment import apply_augment, draw_augment, normalise
+from transferscope.training.augment import apply_augment, draw_augment
 from transferscope.training.optim import build_optimizer, lr_factor, set_lr
 from transferscope.training.points import point_step
 
@@ -52,41 +53,6 @@ class TensorData:
         return cls(x_train, y_train, evals, mean, std).to(torch.device(device))
 
 
-@torch.no_grad()
-def eval_batches(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024,
-                 taps: bool = False) -> Iterator:
-    """The model's output for consecutive batches of uint8 ``images`` in eval mode, one batch at a time.
-
-    Each batch is moved to the model's device and normalised with ``mean``/``std`` (per channel). Yields the
-    B×K log-probabilities, or with ``taps`` the dict tap -> tensor. The train/eval mode is restored afterwards.
-    """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    mean = torch.as_tensor(mean, dtype=torch.float32, device=device)
-    std = torch.as_tensor(std, dtype=torch.float32, device=device)
-    try:
-        for i in range(0, len(images), batch_size):
-            x = normalise(images[i:i + batch_size].to(device), mean, std)
-            yield model(x, taps=True) if taps else model(x)
-    finally:
-        model.train(was_training)
-
-
-def predict_log_probs(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024) -> torch.Tensor:
-    """Log-probabilities N×K of ``images`` (uint8) in eval mode."""
-    outs = list(eval_batches(model, images, mean, std, batch_size))
-    return torch.cat(outs) if outs else torch.empty(0)
-
-
-def evaluate(model, images, labels, mean, std) -> tuple[float, float]:
-    """(mean NLL loss, accuracy in 0..1) on uint8 images."""
-    logp = predict_log_probs(model, images, mean, std)
-    loss = F.nll_loss(logp, labels).item()
-    acc = (logp.argmax(1) == labels).float().mean().item()
-    return loss, acc
-
-
 @dataclass
 class TrainResult:
     history: list[dict] = field(default_factory=list)  # one row per epoch
@@ -103,6 +69,95 @@ def default_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tu
     """NLL of the model's log-softmax output; returns (loss, log-probs)."""
     logp = model(x)
     return F.nll_loss(logp, y), logp
+
+
+class PointMap:
+    """Which training points fall on which global optimizer step, computed once per run.
+
+    ``stepN`` points are reached right after their step (mid-epoch, at a fractional epoch); ``epochN`` and ``final``
+    at the end of their epoch, after its evaluation; points at step 0 before the first step. Points sharing a step
+    keep the order they were given in.
+    """
+
+    def __init__(self, points, steps_per_epoch: int, epochs: int):
+        self.by_step: dict[int, list[str]] = {}
+        for p in points:
+            self.by_step.setdefault(point_step(p, steps_per_epoch, epochs), []).append(p)
+
+    def __contains__(self, step: int) -> bool:
+        return step in self.by_step
+
+    def at(self, step: int) -> list[str]:
+        """Every point at ``step`` (for the start of training and epoch ends)."""
+        return self.by_step.get(step, [])
+
+    def mid_epoch(self, step: int) -> list[str]:
+        """The ``stepN`` points at ``step``."""
+        return [p for p in self.at(step) if not p.startswith("epoch") and p != "final"]
+
+
+class ResumeState:
+    """The resume file ``<resume_dir>/state.pt`` of a run: weights, optimizer, both RNGs, epoch, step, result so far.
+
+    Written at every epoch end but the last; a rerun of a killed job continues from the last finished epoch with
+    the same random numbers, so it ends with the same weights as an uninterrupted run (same machine).
+    """
+
+    def __init__(self, resume_dir: str | Path | None):
+        self.file = Path(resume_dir) / "state.pt" if resume_dir else None
+
+    def load(self, model, optimizer, generator: torch.Generator) -> tuple[int, int, "TrainResult"] | None:
+        """Restore model, optimizer and RNG states in place; returns (epoch, step, result), or None to start."""
+        if self.file is None or not self.file.exists():
+            return None
+        state = torch_load(self.file, what="resume state")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        return state["epoch"], state["step"], state["result"]
+
+    def save(self, model, optimizer, generator: torch.Generator, epoch: int, step: int, result: "TrainResult") -> None:
+        if self.file is None:
+            return
+        torch_save(self.file, {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "epoch": epoch, "step": step, "result": result,
+        })
+
+
+def epoch_batches(data: TensorData, generator: torch.Generator, batch_size: int,
+                  augment: dict) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The (normalised, augmented float images B×C×H×W, labels B) training batches of one epoch.
+
+    The batch order and all augmentation draws are made from ``generator`` on the CPU when this is called, before
+    the first batch (in the order a per-step draw would make them: same seed, same numbers), and copied to the
+    data's device once. The last batch may be smaller.
+    """
+    device = data.x_train.device
+    n = len(data.y_train)
+    translate, hflip = augment.get("translate", 0), augment.get("hflip", False)
+    order = torch.randperm(n, generator=generator).to(device)
+    offsets, flips = draw_augment(generator, [min(batch_size, n - i) for i in range(0, n, batch_size)], translate,
+                                  hflip)
+    offsets = None if offsets is None else offsets.to(device)
+    flips = None if flips is None else flips.to(device)
+
+    def batches():
+        for b in range(max(1, (n + batch_size - 1) // batch_size)):
+            sl = slice(b * batch_size, (b + 1) * batch_size)
+            idx = order[sl]
+            x = normalise(data.x_train[idx], data.mean, data.std)
+            if offsets is not None or flips is not None:
+                x = apply_augment(x, translate, None if offsets is None else offsets[:, sl],
+                                  None if flips is None else flips[sl])
+            yield x, data.y_train[idx]
+
+    return batches()
 
 
 def train(
@@ -132,38 +187,25 @@ def train(
     - raises NonFiniteLossError at the first NaN/inf loss, naming its epoch and step. The losses are checked every
       ``nan_check_every`` steps (default: every step on the CPU, every 32 on accelerators, where each check waits
       for the device), always before a checkpoint point and at epoch ends, so nothing is saved after a NaN.
-    - Per epoch, the batch order and all augmentation draws are made on the CPU up front (in the order a per-step
-      draw would make them: same seed, same numbers) and copied to the device once.
+    - Per epoch, the batch order and all augmentation draws are made up front (:func:`epoch_batches`).
     """
     device = data.x_train.device
     if device.type == "cpu" and data.x_train.dim() == 4:  # NHWC: the CPU conv and max-pool kernels vectorise over
-        model.to(memory_format=torch.channels_last)       # channels (MNIST CNN: ~1.5x per step)
+        model.to(memory_format=torch.channels_last)       # channels (benchmarks/README.md)
     n = len(data.y_train)
     bs = min(recipe["batch_size"], n)
     steps_per_epoch = max(1, (n + bs - 1) // bs)
     epochs = recipe["epochs"]
-    targets = {p: point_step(p, steps_per_epoch, epochs) for p in points}
-    aug = recipe.get("augment", {}) or {}
-    translate, hflip = aug.get("translate", 0), aug.get("hflip", False)
+    point_map = PointMap(points, steps_per_epoch, epochs)
+    augment = recipe.get("augment", {}) or {}
     check_every = nan_check_every or (1 if device.type == "cpu" else 32)
-    point_steps = set(targets.values())
     optimizer = optimizer or build_optimizer(model, recipe)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    result = TrainResult()
-    start_epoch, step = 0, 0
-    state_file = Path(resume_dir) / "state.pt" if resume_dir else None
-    if state_file is not None and state_file.exists():
-        state = torch_load(state_file, what="resume state")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        start_epoch, step = state["epoch"], state["step"]
-        result = state["result"]
-        log.info("%s: resumed from %s at epoch %d (step %d)", label, state_file, start_epoch, step)
+    resume = ResumeState(resume_dir)
+    start_epoch, step, result = resume.load(model, optimizer, generator) or (0, 0, TrainResult())
+    if start_epoch:
+        log.info("%s: resumed from %s at epoch %d (step %d)", label, resume.file, start_epoch, step)
 
     def reach(point: str, epoch_float: float) -> None:
         if point in result.points:
@@ -177,43 +219,31 @@ def train(
         log.info("%s: point %s at step %d (epoch %.3f) test_acc=%s", label, point, step, epoch_float,
                  _fmt(info.get("test_acc")))
 
-    for p, s in targets.items():
-        if s == 0:
-            reach(p, 0.0)
+    for p in point_map.at(0):
+        reach(p, 0.0)
     t_start = time.perf_counter() - result.seconds
     for epoch in range(start_epoch, epochs):
         lr = recipe["lr"] * lr_factor(recipe, epoch)
         set_lr(optimizer, lr)
         train_mode(model)
-        order = torch.randperm(n, generator=generator).to(device)
-        offsets, flips = draw_augment(generator, [min(bs, n - i) for i in range(0, n, bs)], translate, hflip)
-        offsets = None if offsets is None else offsets.to(device)
-        flips = None if flips is None else flips.to(device)
+        batches = epoch_batches(data, generator, bs, augment)
         t_epoch, seen, loss_sum, correct = time.perf_counter(), 0, torch.zeros((), device=device), torch.zeros((), device=device)
         step_losses, checked = torch.empty(steps_per_epoch, device=device), 0
-        for b in range(steps_per_epoch):
-            sl = slice(b * bs, (b + 1) * bs)
-            idx = order[sl]
-            x = normalise(data.x_train[idx], data.mean, data.std)
-            if offsets is not None or flips is not None:
-                x = apply_augment(x, translate, None if offsets is None else offsets[:, sl],
-                                  None if flips is None else flips[sl])
-            y = data.y_train[idx]
+        for b, (x, y) in enumerate(batches):
             loss, logp = loss_fn(model, x, y)
             step_losses[b] = loss.detach()
-            if (b + 1) % check_every == 0 or b + 1 == steps_per_epoch or step + 1 in point_steps:
+            if (b + 1) % check_every == 0 or b + 1 == steps_per_epoch or step + 1 in point_map:
                 _check_finite(step_losses, checked, b + 1, label, epoch, step - b, lr)
                 checked = b + 1
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             step += 1
-            seen += len(idx)
-            loss_sum += loss.detach() * len(idx)
+            seen += len(y)
+            loss_sum += loss.detach() * len(y)
             correct += (logp.detach().argmax(1) == y).sum()
-            for p, s in targets.items():
-                if s == step and not p.startswith("epoch") and p != "final":
-                    reach(p, epoch + (b + 1) / steps_per_epoch)
+            for p in point_map.mid_epoch(step):
+                reach(p, epoch + (b + 1) / steps_per_epoch)
         seconds = time.perf_counter() - t_epoch
         row = {"epoch": epoch + 1, "step": step, "lr": lr, "train_loss": loss_sum.item() / seen,
                "train_acc": correct.item() / seen, "images_per_s": seen / max(seconds, 1e-9)}
@@ -228,19 +258,13 @@ def train(
         log.info("%s: epoch %d/%d step %d loss %.4f train_acc %.4f val_acc %s test_acc %s lr %.3g %.0f img/s",
                  label, epoch + 1, epochs, step, row["train_loss"], row["train_acc"], _fmt(row.get("val_acc")),
                  _fmt(row.get("test_acc")), lr, row["images_per_s"])
-        for p, s in targets.items():
-            if s == step and (p.startswith("epoch") or p == "final" or p not in result.points):
-                reach(p, float(epoch + 1))
+        for p in point_map.at(step):
+            reach(p, float(epoch + 1))
         result.seconds = time.perf_counter() - t_start
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-        if state_file is not None and epoch + 1 < epochs:
-            torch_save(state_file, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "epoch": epoch + 1, "step": step, "result": result,
-            })
+        if epoch + 1 < epochs:
+            resume.save(model, optimizer, generator, epoch + 1, step, result)
     result.seconds = time.perf_counter() - t_start
     return result
 

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import re
 
-_POINT = re.compile(r"^(step|epoch)([0-9]+)$|^final$")
+from transferscope.names import POINT, anchored
+
+_POINT = re.compile(anchored(POINT))
+_KIND = re.compile(r"(step|epoch)([0-9]+)")
 
 
 def parse_point(point: str) -> tuple[str, int | None]:
     """'step10' -> ('step', 10); 'epoch3' -> ('epoch', 3); 'final' -> ('final', None)."""
-    match = _POINT.match(point)
-    if not match:
+    if not _POINT.match(point):
         raise ValueError(f"bad training point {point!r}: use stepN, epochN or final")
     if point == "final":
         return "final", None
-    return match.group(1), int(match.group(2))
+    kind, n = _KIND.fullmatch(point).groups()
+    return kind, int(n)
 
 
 def point_step(point: str, steps_per_epoch: int, epochs: int) -> int:

@@ -8,25 +8,15 @@ from pathlib import Path
 
 import torch
 
+from transferscope.checkpoints import checkpoint_blob, model_from_weights_file, save_checkpoint
 from transferscope.data.bundle import Bundle
-from transferscope.io import params_hash, provenance, torch_save, write_csv
+from transferscope.io import params_hash, provenance, write_csv
 from transferscope.models import build_model
 from transferscope.runtime import derive_seed, resolve_device
 from transferscope.training.accel import accelerated_loss, active_options, prepare_model_for_device
 from transferscope.training.loop import TensorData, default_loss, train
 
 log = logging.getLogger("transferscope")
-
-
-def checkpoint_blob(model, *, arch: str, bundle: Bundle, role: str, seed: int, point: str, info: dict, **extra) -> dict:
-    """What a checkpoint file holds: weights plus everything needed to rebuild and describe the model."""
-    c, h, _ = bundle.shape
-    return {
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "arch": arch, "n_classes": bundle.n_classes, "in_channels": c, "image_size": h,
-        "dataset": bundle.meta.get("name"), "role": role, "seed": seed, "point": point, "info": info,
-        "classes": bundle.classes, **extra,
-    }
 
 
 def run_pretrain(bundle_path: str | Path, *, arch: str, seed: int, recipe: dict, checkpoints: dict[str, str],
@@ -42,7 +32,9 @@ def run_pretrain(bundle_path: str | Path, *, arch: str, seed: int, recipe: dict,
     bundle = Bundle.load(bundle_path)
     c, h, _ = bundle.shape
     torch.manual_seed(seed)  # thesis A: seed set before the model is built -> same init for every source
-    model = prepare_model_for_device(build_model(arch, bundle.n_classes, c, h, weights=weights).to(dev), dev, cuda)
+    model = (model_from_weights_file(arch, bundle.n_classes, c, h, weights) if weights
+             else build_model(arch, bundle.n_classes, c, h))
+    model = prepare_model_for_device(model.to(dev), dev, cuda)
     data = TensorData.from_bundle(bundle, dev)
     resume_dir = Path(train_log).parent / f".resume_{Path(train_log).stem}"
     resume_dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +44,7 @@ def run_pretrain(bundle_path: str | Path, *, arch: str, seed: int, recipe: dict,
         blob = checkpoint_blob(net, arch=arch, bundle=bundle, role="pretrain", seed=seed, point=point, info=info,
                                provenance=provenance(device=str(dev), params_hash=phash,
                                                      cuda=active_options(dev, cuda)))
-        torch_save(resume_dir / f"{point}.pt", blob)
+        save_checkpoint(resume_dir / f"{point}.pt", blob)
 
     log.info("pretrain %s/%s seed %d on %s: %d train images, %d classes, device %s",
              bundle.meta.get("name"), arch, seed, bundle_path, len(data.y_train), bundle.n_classes, dev)
@@ -72,22 +64,3 @@ def run_pretrain(bundle_path: str | Path, *, arch: str, seed: int, recipe: dict,
     write_csv(train_log, frame)
     shutil.rmtree(resume_dir, ignore_errors=True)
     return {"points": result.points, "seconds": result.seconds}
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint written by run_pretrain, with errors naming the path."""
-    from transferscope.io import torch_load
-
-    blob = torch_load(path, what="checkpoint")
-    if not isinstance(blob, dict) or "state_dict" not in blob:
-        raise RuntimeError(f"checkpoint {path} has no state_dict: not a transferscope checkpoint")
-    return blob
-
-
-def model_from_checkpoint(blob: dict, path: str | Path = "?") -> torch.nn.Module:
-    model = build_model(blob["arch"], blob["n_classes"], blob["in_channels"], blob["image_size"])
-    try:
-        model.load_state_dict(blob["state_dict"])
-    except RuntimeError as exc:
-        raise RuntimeError(f"checkpoint {path} does not fit {blob['arch']}: {exc}") from exc
-    return model

@@ -1,0 +1,51 @@
+"""The figure table (transferscope/plots/figures.py): each row has its caption and a plotting module that can draw
+it, and the workflow makes exactly one rule figure_<name> per row."""
+import importlib
+import inspect
+import os
+
+import pytest
+
+from conftest import REPO
+from transferscope.plots.figures import CONDITIONS, FIGURES, WORKFLOW_FILES, WORKFLOW_VALUES
+from workflow_helpers import run_snakemake
+
+TINY = os.path.join(REPO, "tests", "data", "config_tiny.yaml")
+
+
+def test_names_are_unique():
+    names = [fig.name for fig in FIGURES]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("fig", FIGURES, ids=lambda fig: fig.name)
+def test_caption_and_plotting_module_exist(fig):
+    assert os.path.isfile(os.path.join(REPO, fig.caption)), fig.caption
+    path = os.path.join(REPO, "transferscope", "plots", f"{fig.plotting_module}.py")
+    assert os.path.isfile(path), path
+    draw = importlib.import_module(f"transferscope.plots.{fig.plotting_module}").draw
+    assert callable(draw)
+    # plot.py calls draw(**inputs, out=..., style=..., **params): every keyword must be one draw takes
+    accepted = set(inspect.signature(draw).parameters)
+    assert {*fig.inputs, "out", "style", *fig.params} <= accepted
+
+
+@pytest.mark.parametrize("fig", FIGURES, ids=lambda fig: fig.name)
+def test_row_names_only_known_inputs_values_and_conditions(fig):
+    assert fig.when in CONDITIONS
+    assert fig.category
+    assert "module" not in fig.inputs  # the rule's own input: the plotting module file
+    assert all(ref.endswith(".csv") or ref in WORKFLOW_FILES for ref in fig.inputs.values())
+    assert set(fig.params.values()) <= set(WORKFLOW_VALUES)
+    assert "style" not in fig.params  # always passed, from config figures:
+
+
+def test_every_caption_belongs_to_a_figure():
+    captions = {f"report/{name}" for name in os.listdir(os.path.join(REPO, "report")) if name.endswith(".rst")}
+    assert captions - {fig.caption for fig in FIGURES} == {"report/workflow.rst"}
+
+
+def test_workflow_has_one_rule_per_figure(tmp_path):
+    out = run_snakemake(tmp_path, "--list-rules", configfile=TINY).stdout
+    rules = {line.split()[0] for line in out.splitlines() if line.strip().startswith("figure_")}
+    assert rules == {f"figure_{fig.name}" for fig in FIGURES}

