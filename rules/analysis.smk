@@ -59,11 +59,11 @@ for suffix, family, model_files, model_keys in METRIC_FAMILIES:
 
 
 rule transferability:
-    """Rank and linear correlation of every metric × layer with fine-tuned accuracy, gain and AUC."""
+    """Seed-mean correlations (levels all, per source, per checkpoint; per-seed noise floor) of every metric × layer
+    with every fine-tuning outcome."""
     input:
         metrics=f"{TABLES}/metrics.csv",
-        finetune=f"{TABLES}/finetune.csv",
-        curves=f"{TABLES}/finetune_curves.csv",
+        outcomes=f"{TABLES}/outcomes.csv",
     output:
         f"{TABLES}/transferability.csv",
     log:
@@ -73,7 +73,6 @@ rule transferability:
     conda:
         "../envs/transferscope.yaml"
     params:
-        eval_points=config["finetune"]["eval_points"],
         n_boot=config["analysis"]["bootstrap"],
         seed=config["analysis"]["seed"],
     script:

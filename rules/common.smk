@@ -32,7 +32,7 @@ ACTS_FINETUNED = "results/activations_finetuned/{target}/{source}/{arch}/seed{se
 ANALYSIS = config["analysis"]["enabled"]
 ANALYSE_FINETUNED = ANALYSIS and config["analysis"]["finetuned"]
 # The fixed sample of target images whose activations are analysed (params of extract and of finetune).
-ANALYSIS_SAMPLE = {key: config["analysis"][key] for key in ("n_samples", "pool", "seed")}
+ANALYSIS_SAMPLE = {key: config["analysis"][key] for key in ("n_samples", "pool", "seed", "split")}
 TABLES = "results/tables"
 FIGURES = "results/figures"
 LOGS = "results/logs"
@@ -72,7 +72,7 @@ def scratch_results():
 
 
 def activation_grid():
-    """(target-independent) keys of every pre-trained model whose activations are analysed."""
+    """Keys (source, arch, seed, checkpoint) of every pre-trained model: the ones whose activations are analysed."""
     return [
         dict(source=s, arch=a, seed=int(seed), checkpoint=c)
         for s in SOURCES
@@ -141,7 +141,11 @@ def figure(name):
 # The figure table (transferscope/plots/figures.py) in this workflow: what its input and param names stand for,
 # and which figures a run draws.
 FIGURE_FILES = {"rdm_model": rdm_model_file()}
-FIGURE_VALUES = {"checkpoints": CKPTS, "last_checkpoint": CKPTS[-1]}
+FIGURE_VALUES = {
+    "checkpoints": CKPTS,
+    "last_checkpoint": CKPTS[-1],
+    "outcome": config["analysis"].get("outcome", "auc"),
+}
 
 
 def figure_inputs(fig):
@@ -175,7 +179,7 @@ def figure_targets():
 
 def all_targets():
     """Every table and figure of the run but the ensemble study's (rule all); figures come from the figure table."""
-    tables = [f"{TABLES}/finetune.csv", f"{TABLES}/pretrain.csv"]
+    tables = [f"{TABLES}/{name}.csv" for name in ("finetune", "pretrain", "pretrain_points", "transfer_summary")]
     if ANALYSIS:
         tables += [f"{TABLES}/metrics.csv", f"{TABLES}/transferability.csv"]
     if ANALYSE_FINETUNED:

@@ -4,7 +4,10 @@ import pytest
 import torch
 
 from transferscope.analysis.activations import balanced_sample, extract, load_activations, pool_taps, save_activations
-from transferscope.analysis.correlate import correlation_stats, curve_auc, transferability_table
+from scipy import stats
+
+from transferscope.analysis.correlate import correlation_stats, spearman_band, transferability_table
+from transferscope.outcomes import OUTCOMES, curve_auc, outcome_table, transfer_summary
 from transferscope.analysis.layer_metrics import layer_metric_rows
 from transferscope.data.bundle import TEST, TRAIN
 from transferscope.models import build_model
@@ -19,6 +22,17 @@ def test_balanced_sample_is_fixed_and_balanced():
     assert (split[a] == TEST).all()
     assert list(labels[a].numpy()) == sorted(labels[a].numpy())  # grouped by class
     assert not np.array_equal(a, balanced_sample(labels, split, 40, seed=1))
+
+
+def test_analysis_sample_from_the_train_split():
+    from transferscope.data.bundle import Bundle
+    from transferscope.inference import sample_images
+
+    labels = torch.arange(4).repeat_interleave(30)
+    split = torch.tensor([TRAIN, TEST] * 60, dtype=torch.int8)
+    bundle = Bundle(torch.zeros(120, 1, 4, 4, dtype=torch.uint8), labels, split, list("abcd"), {})
+    _, sampled, idx = sample_images(bundle, 40, 0, split="train")
+    assert (split[torch.from_numpy(idx)] == TRAIN).all() and np.bincount(sampled.numpy()).tolist() == [10] * 4
 
 
 def test_pool_taps():
@@ -77,26 +91,85 @@ def test_correlation_stats():
     assert all(np.isnan(r["value"]) for r in rows)  # constant metric: undefined, not an error
 
 
-def test_curve_auc_trapezoid():
-    curves = pd.DataFrame({
-        "target": "t", "source": "s", "arch": "a", "seed": 1, "checkpoint": "final", "mode": "full",
-        "point": ["step0", "step4", "final"], "step": [0, 4, 20], "test_acc": [0.2, 0.6, 0.8]})
-    auc = curve_auc(curves, ["step0", "step4", "final"])
-    assert auc["auc"].iloc[0] == pytest.approx((0.2 + 0.6) / 2 + (0.6 + 0.8) / 2)
+def _curve_rows(source, checkpoint, seed, points):
+    return [dict(target="t", source=source, arch="a", seed=seed, checkpoint=checkpoint, mode="full", point=p,
+                 step=step, test_acc=acc) for p, step, acc in points]
 
 
-def test_transferability_table_joins_on_model_keys():
-    keys = dict(target="t", arch="a", checkpoint="final")
-    finetune = pd.DataFrame([{**keys, "source": s, "seed": seed, "mode": "full", "test_acc": acc}
-                             for s, seed, acc in [("a", 1, 0.9), ("b", 1, 0.7), ("c", 1, 0.5), ("d", 1, 0.6)]]
-                            + [{**keys, "source": "scratch", "checkpoint": "none", "seed": 1, "mode": "full", "test_acc": 0.6}])
-    metrics = pd.DataFrame([{**keys, "source": s, "seed": 1, "layer": "fc1", "metric": "rsa", "value": v}
-                            for s, v in [("a", 0.3), ("b", 0.2), ("c", 0.05), ("d", 0.1)]])
-    table = transferability_table(metrics, finetune)
-    row = table[(table.outcome == "test_acc") & (table.statistic == "spearman")].iloc[0]
-    assert row["value"] == pytest.approx(1.0) and row["n"] == 4
-    gain = table[(table.outcome == "gain") & (table.statistic == "pearson")].iloc[0]
-    assert gain["value"] > 0.9
+def test_curve_auc_trapezoid_in_step_order_whatever_the_listed_order():
+    listed = [("final", 20, 0.8), ("step0", 0, 0.2), ("step4", 4, 0.6)]  # config order need not be step order
+    auc = curve_auc(pd.DataFrame(_curve_rows("s", "final", 1, listed)))
+    assert auc.iloc[0] == pytest.approx((0.2 + 0.6) / 2 + (0.6 + 0.8) / 2)
+
+
+def test_outcomes_early_and_peak_gain():
+    points = [("step0", 0, 0.1), ("step4", 4, 0.5), ("step30", 30, 0.7), ("final", 90, 0.8)]
+    scratch = [("step0", 0, 0.1), ("step4", 4, 0.2), ("step30", 30, 0.5), ("final", 90, 0.85)]
+    curves = pd.DataFrame(_curve_rows("s", "final", 1, points) + _curve_rows("scratch", "none", 1, scratch))
+    finetune = curves[curves["point"] == "final"].drop(columns=["point", "step"])
+    table = outcome_table(finetune, curves).set_index("outcome")["value"]
+    assert table["test_acc"] == pytest.approx(0.8) and table["gain"] == pytest.approx(-0.05)
+    assert table["early_acc"] == pytest.approx(0.5)  # default: the first point after step 0
+    assert table["peak_gain"] == pytest.approx(0.3)  # at step4: 0.5 − 0.2
+    assert outcome_table(finetune, curves, "step30").set_index("outcome")["value"]["early_acc"] == pytest.approx(0.7)
+    assert set(table.index) == set(OUTCOMES)
+
+
+def test_transfer_summary_is_seed_mean_and_sd():
+    rows = [dict(target="t", source="s", arch="a", seed=seed, checkpoint="final", mode="full", outcome="auc",
+                 value=v) for seed, v in [(1, 1.0), (2, 2.0), (3, 3.0)]]
+    summary = transfer_summary(pd.DataFrame(rows)).iloc[0]
+    assert summary["mean"] == pytest.approx(2.0) and summary["sd"] == pytest.approx(1.0) and summary["n"] == 3
+
+
+@pytest.mark.parametrize("n, band", [(5, 1.0), (6, 0.886), (7, 0.786), (8, 0.738), (9, 0.700), (12, 0.574),
+                                     (72, 0.232)])
+def test_spearman_band_is_the_thesis_band(n, band):
+    assert spearman_band(n) == pytest.approx(band, abs=6e-4)
+
+
+def test_spearman_band_exact_quantile_matches_permutations():
+    """For n = 6 the band value r has P(|ρ| ≥ r) ≤ 5 % and the next lower attainable value exceeds 5 %."""
+    import itertools
+
+    rho = np.array([stats.spearmanr(range(6), p).statistic for p in itertools.permutations(range(6))])
+    r = spearman_band(6)
+    assert np.mean(np.abs(rho) >= r - 1e-9) <= 0.05
+    lower = np.max(np.abs(rho)[np.abs(rho) < r - 1e-9])
+    assert np.mean(np.abs(rho) >= lower - 1e-9) > 0.05
+    assert np.isnan(spearman_band(4))  # even |ρ| = 1 has probability 1/12 > 5 %
+
+
+def _toy_tables():
+    """4 sources × 2 checkpoints × 2 seeds; the metric orders the models exactly like the outcome, plus seed noise."""
+    metrics, outcomes = [], []
+    for i, source in enumerate("abcd"):
+        for j, checkpoint in enumerate(("step0", "final")):
+            for seed in (1, 2):
+                truth = i + 4 * j
+                keys = dict(target="t", source=source, arch="a", seed=seed, checkpoint=checkpoint)
+                metrics.append({**keys, "layer": "fc1", "metric": "rsa", "value": truth + 0.3 * (seed - 1.5)})
+                metrics.append({**keys, "layer": "fc1", "metric": "constant_rows", "value": 3.0})
+                outcomes.append({**keys, "mode": "full", "outcome": "auc", "value": 10 * truth + seed})
+    return pd.DataFrame(metrics), pd.DataFrame(outcomes)
+
+
+def test_transferability_levels_on_seed_means():
+    metrics, outcomes = _toy_tables()
+    table = transferability_table(metrics, outcomes, n_boot=50)
+    spearman = table[table["statistic"] == "spearman"].set_index(["level", "group"])
+    assert "constant_rows" not in set(table["metric"])  # a diagnostic, never correlated
+    overall = spearman.loc[("all", "")]
+    assert overall["value"] == pytest.approx(1.0) and overall["n"] == 8 and bool(overall["significant"])
+    assert overall["band"] == pytest.approx(spearman_band(8)) and overall["ci_low"] <= overall["ci_high"]
+    assert overall["seed_min"] == pytest.approx(1.0) and overall["seed_sd"] == pytest.approx(0.0)
+    for source in "abcd":
+        assert spearman.loc[("per_source", source), "n"] == 2
+    for checkpoint in ("step0", "final"):
+        row = spearman.loc[("per_checkpoint", checkpoint)]
+        assert row["n"] == 4 and row["value"] == pytest.approx(1.0) and not row["significant"]  # n = 4: no band
+    assert spearman.loc[("per_seed_pooled", ""), "n"] == 16
+    assert set(spearman.loc["per_seed"].index) == {1, 2}
 
 
 def test_gain_at_equal_fine_tuning_points():

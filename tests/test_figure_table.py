@@ -11,6 +11,11 @@ from transferscope.plots.figures import CONDITIONS, FIGURES, WORKFLOW_FILES, WOR
 from workflow_helpers import run_snakemake
 
 TINY = os.path.join(REPO, "tests", "data", "config_tiny.yaml")
+# Tables the analysis rules write: a figure reading one is drawn only when the analysis runs.
+ANALYSIS_TABLES = {"metrics.csv", "transferability.csv", "cka_finetune.csv"}
+# Thesis A's figures (issue 12): each caption states what the thesis found.
+THESIS_A = ("pretrain_points", "finetune_curves", "gain_curves", "transfer_gain", "metrics_by_checkpoint",
+            "correlation_levels", "correlation_heatmap", "best_predictor")
 
 
 def test_names_are_unique():
@@ -38,6 +43,20 @@ def test_row_names_only_known_inputs_values_and_conditions(fig):
     assert all(ref.endswith(".csv") or ref in WORKFLOW_FILES for ref in fig.inputs.values())
     assert set(fig.params.values()) <= set(WORKFLOW_VALUES)
     assert "style" not in fig.params  # always passed, from config figures:
+
+
+@pytest.mark.parametrize("fig", FIGURES, ids=lambda fig: fig.name)
+def test_figures_of_analysis_tables_need_the_analysis(fig):
+    if ANALYSIS_TABLES & set(fig.inputs.values()):
+        assert fig.when != "always"
+
+
+@pytest.mark.parametrize("name", THESIS_A)
+def test_thesis_a_captions_state_the_finding(name):
+    (fig,) = [fig for fig in FIGURES if fig.name == name]
+    with open(os.path.join(REPO, fig.caption), encoding="utf-8") as fh:
+        caption = fh.read()
+    assert "Thesis A" in caption and any(ch.isdigit() for ch in caption)
 
 
 def test_every_caption_belongs_to_a_figure():

@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "transferscope"
 JOB_PACKAGES = ("training", "analysis", "ensembles", "plots")
-BASE = [PACKAGE / f"{name}.py" for name in ("checkpoints", "inference", "io", "runtime")] + [
+BASE = [PACKAGE / f"{name}.py" for name in ("checkpoints", "inference", "io", "runtime", "names", "outcomes", "tables")] + [
     path for sub in ("models", "metrics", "data") for path in sorted((PACKAGE / sub).rglob("*.py"))]
 
 

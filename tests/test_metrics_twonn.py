@@ -93,3 +93,22 @@ def test_neighbour_distances_exact_against_float64_brute_force():
     Ds = np.sort(D, axis=1)
     assert np.allclose(r1, Ds[:, 0], rtol=1e-12, atol=1e-12) and np.allclose(r2, Ds[:, 1], rtol=1e-12, atol=1e-12)
     assert r1[10] == 0.0 and 0 < r1[30] < 1e-6
+
+
+def test_subsets_share_exact_pair_distances_without_changing_any_estimate():
+    """The pair cache of twonn_subsets gives exactly the estimates of each subset computed on its own."""
+    from transferscope.metrics._arrays import pairwise_sq_dists
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(120, 40)) @ rng.normal(size=(40, 300))
+    X[7] = X[3]  # a duplicate: r1 = 0 must stay exact
+    mean, sd = twonn_subsets(X, n_subsets=6, seed=2)
+    Xt = torch.as_tensor(X)
+    full = pairwise_sq_dists(Xt)
+    draws = np.random.default_rng(2)
+    alone = []
+    for _ in range(6):
+        idx = torch.as_tensor(np.sort(draws.choice(120, size=math.floor(0.9 * 120), replace=False)))
+        r1, r2 = two_nearest_distances(Xt[idx], sq_dists=full[idx][:, idx])
+        alone.append(twonn_from_distances(r1, r2))
+    assert mean == float(np.mean(alone)) and sd == float(np.std(alone))

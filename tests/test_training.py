@@ -233,3 +233,21 @@ def test_layer_lr_unknown_layer_is_a_config_error():
     cfg["finetune"]["recipe"]["layer_lr"] = {"fc9": 0.1}
     with pytest.raises(ConfigError, match="finetune.recipe.layer_lr.fc9"):
         validate_config(cfg)
+
+
+def test_frozen_batchnorm_statistics_stay_frozen_across_an_evaluation_point_inside_an_epoch(bundle):
+    """An eval point mid-epoch (step2 of 4 steps per epoch) must not put frozen BatchNorm layers back in train mode."""
+    from transferscope.models import freeze_prefix
+
+    torch.manual_seed(0)
+    c, h, _ = bundle.shape
+    model = build_model("small_resnet", bundle.n_classes, c, h)
+    freeze_prefix(model, "stage1")
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    train(model, TensorData.from_bundle(bundle), {**RECIPE, "epochs": 2}, seed=1, points=["step2", "final"])
+    after = model.state_dict()
+    frozen = [k for k in before if k.startswith(("stem.", "stage1."))]
+    trained = [k for k in before if k.startswith("stage2.")]
+    assert frozen and trained
+    assert all(torch.equal(after[k], before[k]) for k in frozen), [k for k in frozen if not torch.equal(after[k], before[k])]
+    assert not all(torch.equal(after[k], before[k]) for k in trained)  # the trainable layers' statistics moved

@@ -13,8 +13,10 @@ from conftest import REPO
 from workflow_helpers import edited_config, planned_jobs, rule_blocks, run_snakemake
 TINY = os.path.join(REPO, "tests", "data", "config_tiny.yaml")
 pytestmark = pytest.mark.slow
-FIGURES = ("pretrain_curves", "finetune_vs_checkpoint", "transfer_gain", "metrics_by_layer", "correlation_heatmap",
+FIGURES = ("pretrain_curves", "pretrain_points", "finetune_vs_checkpoint", "finetune_curves", "gain_curves",
+           "transfer_gain", "metrics_by_layer", "metrics_by_checkpoint", "correlation_heatmap", "correlation_levels",
            "best_predictor", "rdm", "cka_finetune")
+OUTCOME_FIGURES = ("correlation_heatmap", "correlation_levels", "best_predictor")
 
 
 def snakemake(workdir, *args, configfile=TINY, check=True, repo=REPO):
@@ -71,9 +73,12 @@ def test_analysis_tables(finished_run):
     assert metrics.loc[metrics["metric"] == "logme", "ci_low"].isna().all()  # no interval where not cheap
     corr = pd.read_csv(finished_run / "results/tables/transferability.csv")
     assert {"spearman", "kendall", "weighted_tau", "pearson"} == set(corr["statistic"])
-    assert {"test_acc", "gain", "auc"} == set(corr["outcome"])
-    assert (corr["n"] == 4).all()  # 2 sources × 1 seed × 2 checkpoints
-    spearman = corr[corr["statistic"] == "spearman"].dropna(subset=["value"])
+    assert {"test_acc", "early_acc", "gain", "peak_gain", "auc"} == set(corr["outcome"])
+    n = corr.groupby("level")["n"].unique().to_dict()  # 2 sources × 2 checkpoints × 1 seed
+    assert {level: list(v) for level, v in n.items()} == {"all": [4], "per_source": [2], "per_checkpoint": [2],
+                                                          "per_seed": [4], "per_seed_pooled": [4]}
+    assert "constant_rows" not in set(corr["metric"])
+    spearman = corr[(corr["statistic"] == "spearman") & (corr["level"] == "all")].dropna(subset=["value"])
     assert spearman["ci_low"].notna().all()  # bootstrap interval (analysis.bootstrap, default 1000 resamples)
     assert ((-1 <= spearman["ci_low"]) & (spearman["ci_low"] <= spearman["ci_high"]) & (spearman["ci_high"] <= 1)).all()
     cka = pd.read_csv(finished_run / "results/tables/cka_finetune.csv")
@@ -107,6 +112,21 @@ def test_plot_option_reruns_only_figures(finished_run, workflow_copy, tmp_path):
     changed = edited_config(TINY, tmp_path / "changed.yaml", lambda c: c["figures"].__setitem__("dpi", 70))
     jobs = planned_jobs(snakemake(finished_run, "-n", configfile=changed, repo=workflow_copy).stdout)
     assert set(jobs) - {"all"} == {f"figure_{name}" for name in FIGURES}
+
+
+def test_headline_outcome_reruns_only_the_figures_that_show_it(finished_run, workflow_copy, tmp_path):
+    changed = edited_config(TINY, tmp_path / "outcome.yaml", lambda c: c["analysis"].__setitem__("outcome", "early_acc"))
+    jobs = planned_jobs(snakemake(finished_run, "-n", configfile=changed, repo=workflow_copy).stdout)
+    assert set(jobs) - {"all"} == {f"figure_{name}" for name in OUTCOME_FIGURES}
+
+
+def test_tables_of_thesis_a(finished_run):
+    points = pd.read_csv(finished_run / "results/tables/pretrain_points.csv")
+    assert len(points) == 2 * 1 * 2 and set(points["checkpoint"]) == {"step0", "final"}
+    assert (points.loc[points["checkpoint"] == "step0", "step"] == 0).all() and points["test_acc"].between(0, 1).all()
+    summary = pd.read_csv(finished_run / "results/tables/transfer_summary.csv")
+    assert set(summary["outcome"]) == {"test_acc", "early_acc", "gain", "peak_gain", "auc"}
+    assert len(summary) == 2 * 2 * 2 * 5 and (summary["n"] == 1).all()  # sources × checkpoints × modes × outcomes
 
 
 def test_plot_module_edit_reruns_only_its_figure(finished_run, workflow_copy):

@@ -38,6 +38,7 @@ def registry_names() -> dict[tuple[str, ...], list[str]]:
     """Schema location (ending in ``enum`` or ``default``) -> names from a registry.
 
     The schema file holds no copy of these lists; the registries (and plugins) are the one place per name."""
+    from transferscope.outcomes import OUTCOMES
     from transferscope.data.derive import OPS
     from transferscope.data.sources import SOURCES
     from transferscope.ensembles.plan import METHODS
@@ -55,6 +56,7 @@ def registry_names() -> dict[tuple[str, ...], list[str]]:
         (*ensembles, "arch", "enum"): archs,
         (*analysis, "metrics", "items", "enum"): metric_names(),
         (*analysis, "metrics", "default"): metric_names(default_only=True),
+        (*analysis, "outcome", "enum"): list(OUTCOMES),
         (*ensembles, "methods", "items", "enum"): list(METHODS),
         (*ensembles, "methods", "default"): list(METHODS),
     }
@@ -196,6 +198,10 @@ def _cross_check(config: dict) -> None:
             for arch in config["archs"]:
                 if layer not in layer_names(arch):
                     problems.append(f"  {section}.recipe.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")
+    early = config["analysis"]["early_point"]
+    if early is not None and early not in config["finetune"]["eval_points"]:
+        problems.append(f"  analysis.early_point: {early!r} is not one of finetune.eval_points "
+                        f"{config['finetune']['eval_points']}")
     recipe_keys = set(config["finetune"]["recipe"])
     for mode, override in config["finetune"]["mode_recipes"].items():
         if mode not in config["finetune"]["modes"]:

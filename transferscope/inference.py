@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from transferscope.data.bundle import TEST, Bundle
+from transferscope.data.bundle import SPLIT_NAMES, TEST, Bundle
 from transferscope.io import write_npz
 
 # --- batched evaluation ---------------------------------------------------------------------------------------
@@ -36,9 +36,11 @@ def eval_batches(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_
     """The model's output for consecutive batches of uint8 ``images`` in eval mode, one batch at a time.
 
     Each batch is moved to the model's device and normalised with ``mean``/``std`` (per channel). Yields the
-    B×K log-probabilities, or with ``taps`` the dict tap -> tensor. The train/eval mode is restored afterwards.
+    B×K log-probabilities, or with ``taps`` the dict tap -> tensor. Afterwards every module gets back its own
+    train/eval mode: layers frozen in eval mode inside a training model (their BatchNorm statistics) stay frozen
+    when an evaluation point falls inside an epoch.
     """
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     device = next(model.parameters()).device
     mean = torch.as_tensor(mean, dtype=torch.float32, device=device)
@@ -48,7 +50,8 @@ def eval_batches(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_
             x = normalise(images[i:i + batch_size].to(device), mean, std)
             yield model(x, taps=True) if taps else model(x)
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def predict_log_probs(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024) -> torch.Tensor:
@@ -123,9 +126,11 @@ def balanced_sample(labels: torch.Tensor, split: torch.Tensor, n: int, seed: int
     return np.concatenate(chosen)
 
 
-def sample_images(bundle: Bundle, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """The analysis sample of a target bundle: (uint8 images, labels, indices)."""
-    idx = balanced_sample(bundle.labels, bundle.split, n, seed)
+def sample_images(bundle: Bundle, n: int, seed: int, split: str = "test"
+                  ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """The analysis sample of a target bundle, drawn from its ``split`` part (``test`` or ``train``; LogME's authors
+    score the target's training data): (uint8 images, labels, indices)."""
+    idx = balanced_sample(bundle.labels, bundle.split, n, seed, SPLIT_NAMES[split])
     t = torch.from_numpy(idx)
     return bundle.images[t], bundle.labels[t], idx
 

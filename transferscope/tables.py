@@ -60,3 +60,22 @@ def with_gain(table: pd.DataFrame, on: tuple[str, ...] = ("target", "arch", "see
     merged = table[table["source"] != "scratch"].merge(scratch, on=keys, how="left")
     merged["gain"] = merged["test_acc"] - merged["scratch_acc"]
     return merged
+
+
+POINT_COLUMNS = ["source", "arch", "seed", "checkpoint", "step", "epoch", "test_acc", "test_loss", "val_acc",
+                 "val_loss"]
+
+
+def pretrain_points_table(paths: list[str], keys: list[dict], out: str | Path) -> pd.DataFrame:
+    """One row per saved pre-training checkpoint (POINT_COLUMNS): ``keys[i]`` (source, arch, seed, checkpoint) of
+    ``paths[i]``, the exact step and epoch of the point and the accuracy and loss measured there (NaN where the
+    checkpoint holds none, e.g. imported weights)."""
+    from transferscope.checkpoints import load_checkpoint  # torch only for this table, not for every table job
+
+    rows = []
+    for path, key in zip(paths, keys):
+        info = load_checkpoint(path).get("info") or {}
+        rows.append({**key, **{column: info.get(column) for column in POINT_COLUMNS[4:]}})
+    table = pd.DataFrame(rows, columns=POINT_COLUMNS)
+    write_csv(out, table)
+    return table

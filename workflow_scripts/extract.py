@@ -12,5 +12,6 @@ run_extract(
     n_samples=smk.params.n_samples,
     pool=smk.params.pool,
     seed=smk.params.seed,
+    split=smk.params.split,
     device=smk.params.device,
 )

@@ -1,4 +1,4 @@
-"""Rule transferability: metrics.csv + finetune tables -> results/tables/transferability.csv."""
+"""Rule transferability: metrics.csv + outcomes.csv -> results/tables/transferability.csv."""
 import pandas as pd
 
 from transferscope.analysis.correlate import transferability_table
@@ -7,7 +7,6 @@ from transferscope.runtime import setup_job
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 setup_job(smk.log[0], 1)
-table = transferability_table(pd.read_csv(smk.input.metrics), pd.read_csv(smk.input.finetune),
-                              pd.read_csv(smk.input.curves), smk.params.eval_points, n_boot=smk.params.n_boot,
-                              seed=smk.params.seed)
+table = transferability_table(pd.read_csv(smk.input.metrics), pd.read_csv(smk.input.outcomes),
+                              n_boot=smk.params.n_boot, seed=smk.params.seed)
 write_csv(smk.output[0], table)

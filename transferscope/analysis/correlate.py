@@ -1,51 +1,60 @@
-"""Do representation metrics and transferability scores predict fine-tuning outcomes?
+"""Do representation metrics and transferability scores predict fine-tuning outcomes? Thesis A's statistics.
 
-Outcomes per fine-tuned model (target, source, arch, seed, checkpoint, mode):
-- ``test_acc``: final fine-tuned test accuracy (fraction);
-- ``gain``: test_acc minus the scratch baseline of the same (target, arch, seed);
-- ``auc``: thesis A's transfer score, the trapezoid area under the fine-tuning curve with the eval-point index as
-  x (unit spacing), accuracy as a fraction.
-For each (target, arch, mode, outcome, metric, layer) the metric is paired with the outcome across all sources,
-seeds and checkpoints and four statistics are reported: Spearman ρ, Kendall τ, weighted Kendall τ (scipy's
-hyperbolic weighting, emphasising the top of the ranking) and Pearson r, with p-values (none for weighted τ), plus
-a percentile bootstrap interval of Spearman ρ over models (``analysis.bootstrap`` resamples).
+Seed means before correlations: a metric (per target, source, arch, checkpoint, layer) and an outcome (per target,
+source, arch, checkpoint, mode; ``transferscope.outcomes``) are each averaged over seeds, and the seed
+means are correlated at three levels, as thesis A did:
+
+- ``all``: across every (source, checkpoint) model (n = sources × checkpoints);
+- ``per_source``: for each source, across its checkpoints (``group`` = the source, n = checkpoints);
+- ``per_checkpoint``: for each pre-training checkpoint, across sources (``group`` = the checkpoint, n = sources).
+
+Per-seed values give the noise floor, never pseudo-replicates: level ``per_seed`` is level ``all`` computed on one
+seed at a time (``group`` = the seed) and its spread over seeds is reported on the ``all`` rows (``seed_sd``,
+``seed_min``, ``seed_max``); level ``per_seed_pooled`` correlates every per-seed row at once (the former table).
+
+Statistics per (target, arch, mode, outcome, metric, layer, level, group): Spearman ρ, Kendall τ, weighted Kendall τ
+(scipy's hyperbolic weighting) and Pearson r with p-values (none for weighted τ). Spearman rows also carry the
+thesis' 95 % band for ρ under the null (``band``: ±tanh(1.96/√(n−3)) for n ≥ 10, the exact permutation quantile
+for smaller n, e.g. ±0.886 at n = 6; NaN when no value of ρ can reach 5 %), ``significant`` (|ρ| at or beyond the
+band) and, on level ``all``, a percentile bootstrap interval that resamples (source, checkpoint) models.
+Diagnostics of the metrics table (e.g. RSA's ``constant_rows``) are never correlated.
 """
 from __future__ import annotations
+
+import itertools
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-KEYS = ["target", "source", "arch", "seed", "checkpoint"]
+from transferscope.metrics.registry import diagnostic_names
+
+GROUP_KEYS = ["target", "arch", "mode", "outcome", "metric", "layer"]
+COLUMNS = GROUP_KEYS + ["level", "group", "statistic", "value", "p_value", "n", "band", "significant", "ci_low",
+                        "ci_high", "seed_sd", "seed_min", "seed_max"]
+STATISTICS = ("spearman", "kendall", "weighted_tau", "pearson")
+EXACT_BAND_MAX_N = 9  # exact permutation quantiles up to 9! = 362,880 permutations; the normal band from n = 10
 
 
-def curve_auc(curves: pd.DataFrame, eval_points: list[str] | None = None) -> pd.DataFrame:
-    """AUC per fine-tuned model: trapezoid of test accuracy over the eval-point index (0, 1, 2, ...)."""
-    frame = curves[curves["source"] != "scratch"].copy()
-    order = eval_points or list(dict.fromkeys(frame.sort_values("step")["point"]))
-    frame["index"] = frame["point"].map({p: i for i, p in enumerate(order)})
-    frame = frame.dropna(subset=["index"]).sort_values("index")
+@lru_cache(maxsize=None)
+def spearman_band(n: int, level: float = 0.95) -> float:
+    """Half-width of the two-sided ``level`` band of Spearman ρ under independence for n pairs (no ties).
 
-    def area(group: pd.DataFrame) -> float:
-        return float(np.trapezoid(group["test_acc"].to_numpy(), group["index"].to_numpy()))
-
-    auc = frame.groupby(KEYS + ["mode"])[["index", "test_acc"]].apply(area)
-    return auc.rename("auc").reset_index()
-
-
-def outcomes(finetune: pd.DataFrame, curves: pd.DataFrame | None = None, eval_points=None) -> pd.DataFrame:
-    """Long table KEYS + mode, outcome, y."""
-    from transferscope.tables import with_gain
-
-    tuned = with_gain(finetune)
-    tuned["seed"] = tuned["seed"].astype(int)
-    parts = [tuned[KEYS + ["mode", "test_acc"]].rename(columns={"test_acc": "y"}).assign(outcome="test_acc"),
-             tuned[KEYS + ["mode", "gain"]].rename(columns={"gain": "y"}).assign(outcome="gain")]
-    if curves is not None and len(curves):
-        auc = curve_auc(curves, eval_points)
-        auc["seed"] = auc["seed"].astype(int)
-        parts.append(auc.rename(columns={"auc": "y"}).assign(outcome="auc"))
-    return pd.concat(parts, ignore_index=True).dropna(subset=["y"])
+    n ≥ 10: tanh(z/√(n−3)) with z the normal quantile (thesis A: ±0.232 at n = 72, ±0.574 at n = 12). Smaller n:
+    the smallest attainable r with P(|ρ| ≥ r) ≤ 1 − level over all n! equally likely rankings (±0.886 at n = 6,
+    1.0 at n = 5); NaN when even |ρ| = 1 is more likely than that (n ≤ 4) or n < 3."""
+    if n < 3:
+        return float("nan")
+    if n > EXACT_BAND_MAX_N:
+        return float(np.tanh(stats.norm.ppf(0.5 + level / 2) / np.sqrt(n - 3)))
+    perms = np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+    d2 = ((perms - np.arange(n)) ** 2).sum(axis=1)
+    rho = np.round(1 - 6 * d2 / (n * (n * n - 1)), 12)
+    values, counts = np.unique(np.abs(rho), return_counts=True)
+    tail = np.cumsum(counts[::-1])[::-1] / len(perms)  # P(|ρ| ≥ value)
+    ok = values[tail <= 1 - level + 1e-12]
+    return float(ok.min()) if len(ok) else float("nan")
 
 
 def bootstrap_spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int = 0, level: float = 0.95
@@ -71,37 +80,75 @@ def bootstrap_spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int =
 def correlation_stats(x: np.ndarray, y: np.ndarray, n_boot: int = 0, seed: int = 0) -> list[dict]:
     """Spearman, Kendall, weighted Kendall and Pearson between x and y (finite pairs only).
 
-    ``n_boot`` > 0 adds a 95 % percentile bootstrap interval (``ci_low``, ``ci_high``) to Spearman's row."""
+    The Spearman row carries ``band`` and ``significant``; ``n_boot`` > 0 adds its 95 % percentile bootstrap
+    interval (``ci_low``, ``ci_high``)."""
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     n = int(len(x))
-    rows = []
+    band = spearman_band(n)
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        for name in ("spearman", "kendall", "weighted_tau", "pearson"):
-            rows.append({"statistic": name, "value": np.nan, "p_value": np.nan, "n": n})
+        rows = [{"statistic": name, "value": np.nan, "p_value": np.nan, "n": n} for name in STATISTICS]
+        rows[0].update(band=band, significant=False)
         return rows
     rho, p = stats.spearmanr(x, y)
     low, high = bootstrap_spearman_ci(x, y, n_boot, seed) if n_boot else (np.nan, np.nan)
-    rows.append({"statistic": "spearman", "value": float(rho), "p_value": float(p), "n": n, "ci_low": low,
-                 "ci_high": high})
+    rows = [{"statistic": "spearman", "value": float(rho), "p_value": float(p), "n": n, "band": band,
+             "significant": bool(np.isfinite(band) and abs(rho) >= band - 1e-12), "ci_low": low, "ci_high": high}]
     tau, p = stats.kendalltau(x, y)
     rows.append({"statistic": "kendall", "value": float(tau), "p_value": float(p), "n": n})
-    rows.append({"statistic": "weighted_tau", "value": float(stats.weightedtau(x, y).statistic), "p_value": np.nan, "n": n})
+    rows.append({"statistic": "weighted_tau", "value": float(stats.weightedtau(x, y).statistic), "p_value": np.nan,
+                 "n": n})
     r, p = stats.pearsonr(x, y)
     rows.append({"statistic": "pearson", "value": float(r), "p_value": float(p), "n": n})
     return rows
 
 
-def transferability_table(metrics: pd.DataFrame, finetune: pd.DataFrame, curves: pd.DataFrame | None = None,
-                          eval_points=None, n_boot: int = 0, seed: int = 0) -> pd.DataFrame:
-    """Columns: target, arch, mode, outcome, metric, layer, statistic, value, p_value, n, ci_low, ci_high
-    (bootstrap interval of Spearman ρ over models when ``n_boot`` > 0, else NaN)."""
-    metrics = metrics.copy()
-    metrics["seed"] = metrics["seed"].astype(int)
-    merged = metrics.merge(outcomes(finetune, curves, eval_points), on=KEYS)
+def paired_rows(metrics: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per-seed (metric value x, outcome value y) pairs: GROUP_KEYS + source, seed, checkpoint, x, y.
+
+    Diagnostics (``constant_rows``) are dropped; each metric row of a pre-trained model meets every outcome of the
+    models fine-tuned from it (every mode)."""
+    metrics = metrics[~metrics["metric"].isin(diagnostic_names())]
+    metrics = metrics[["target", "source", "arch", "seed", "checkpoint", "layer", "metric", "value"]]
+    metrics = metrics.assign(seed=metrics["seed"].astype(int)).rename(columns={"value": "x"})
+    outcomes = outcomes.assign(seed=outcomes["seed"].astype(int)).rename(columns={"value": "y"})
+    return metrics.merge(outcomes, on=["target", "source", "arch", "seed", "checkpoint"])
+
+
+def seed_means(pairs: pd.DataFrame) -> pd.DataFrame:
+    """x and y averaged over seeds per GROUP_KEYS + (source, checkpoint)."""
+    return pairs.groupby(GROUP_KEYS + ["source", "checkpoint"], sort=False)[["x", "y"]].mean().reset_index()
+
+
+def _level_rows(frame: pd.DataFrame, level: str, by: str | None, n_boot: int, seed: int) -> list[dict]:
     rows = []
-    for key, group in merged.groupby(["target", "arch", "mode", "outcome", "metric", "layer"], sort=True):
-        for stat in correlation_stats(group["value"].to_numpy(float), group["y"].to_numpy(float), n_boot, seed):
-            rows.append(dict(zip(["target", "arch", "mode", "outcome", "metric", "layer"], key), **stat))
-    return pd.DataFrame(rows, columns=["target", "arch", "mode", "outcome", "metric", "layer", "statistic", "value",
-                                       "p_value", "n", "ci_low", "ci_high"])
+    for key, group in frame.groupby(GROUP_KEYS + ([by] if by else []), sort=False):
+        head = dict(zip(GROUP_KEYS, key[: len(GROUP_KEYS)]), level=level, group=key[-1] if by else "")
+        for stat in correlation_stats(group["x"].to_numpy(float), group["y"].to_numpy(float), n_boot, seed):
+            rows.append({**head, **stat})
+    return rows
+
+
+def transferability_table(metrics: pd.DataFrame, outcomes: pd.DataFrame, n_boot: int = 0, seed: int = 0
+                          ) -> pd.DataFrame:
+    """Every metric × layer against every outcome at every level (columns ``COLUMNS``), layers in the order of
+    ``metrics`` (the models' forward order), so tables and figures read like the network.
+
+    ``metrics``: metrics.csv rows; ``outcomes``: outcomes.csv rows (``transferscope.outcomes``);
+    ``n_boot`` > 0: bootstrap interval of Spearman ρ on level ``all``."""
+    pairs = paired_rows(metrics, outcomes)
+    means = seed_means(pairs)
+    rows = _level_rows(means, "all", None, n_boot, seed)
+    rows += _level_rows(means, "per_source", "source", 0, seed)
+    rows += _level_rows(means, "per_checkpoint", "checkpoint", 0, seed)
+    per_seed = _level_rows(pairs, "per_seed", "seed", 0, seed)
+    rows += per_seed
+    rows += _level_rows(pairs, "per_seed_pooled", None, 0, seed)
+    table = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    spread = (pd.DataFrame(per_seed).query("statistic == 'spearman'").groupby(GROUP_KEYS)["value"]
+              .agg(seed_sd="std", seed_min="min", seed_max="max") if per_seed else None)
+    if spread is not None and len(spread):
+        on_all = (table["level"] == "all") & (table["statistic"] == "spearman")
+        noise = table.loc[on_all, GROUP_KEYS].merge(spread.reset_index(), on=GROUP_KEYS, how="left")
+        table.loc[on_all, ["seed_sd", "seed_min", "seed_max"]] = noise[["seed_sd", "seed_min", "seed_max"]].to_numpy()
+    return table

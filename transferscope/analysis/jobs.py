@@ -17,18 +17,20 @@ log = logging.getLogger("transferscope")
 
 
 def run_extract(target_path, checkpoints: dict[str, str], outputs: dict[str, str], *, n_samples: int, pool: str,
-                seed: int, device: str = "auto") -> None:
-    """Activations of the target's analysis sample for each pre-trained checkpoint (point -> ckpt path)."""
+                seed: int, split: str = "test", device: str = "auto") -> None:
+    """Activations of the target's analysis sample (``n_samples`` of its ``split`` part) for each pre-trained
+    checkpoint (point -> ckpt path)."""
     dev = resolve_device(device)
     target = Bundle.load(target_path)
-    images, labels, indices = sample_images(target, n_samples, seed)
+    images, labels, indices = sample_images(target, n_samples, seed, split)
     for point, ckpt_path in checkpoints.items():
         blob = load_checkpoint(ckpt_path)
         check_fits(blob, target, ckpt_path)
         model = model_from_checkpoint(blob, ckpt_path).to(dev)
         acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=pool)
         save_activations(outputs[point], acts, labels.numpy(), indices,
-                         {"checkpoint": str(ckpt_path), "target": target.meta.get("name"), "pool": pool})
+                         {"checkpoint": str(ckpt_path), "target": target.meta.get("name"), "pool": pool,
+                          "split": split})
         log.info("extract %s: %d samples, layers %s", outputs[point], len(labels),
                  {k: v.shape[1] for k, v in acts.items()})
 

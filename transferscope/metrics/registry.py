@@ -108,6 +108,11 @@ def metric_names(default_only: bool = False) -> list[str]:
     return [name for name, m in REGISTRY.items() if m.default or not default_only]
 
 
+def diagnostic_names() -> set[str]:
+    """Names of the diagnostic rows metrics may add (e.g. ``constant_rows``): in metrics.csv, never correlated."""
+    return {m.diagnostic[0] for m in REGISTRY.values() if m.diagnostic is not None}
+
+
 def metric_label(name: str) -> str:
     """Figure label of a metric; an unregistered name (e.g. a table from a plugin not loaded here) is its own."""
     return REGISTRY[name].label if name in REGISTRY else name

@@ -1,32 +1,43 @@
-"""Scatter of the best predictor (largest |Spearman ρ| with fine-tuned test accuracy, per target) against the
-fine-tuned accuracy of every model: colour = source, marker = pre-training checkpoint."""
+"""Scatter of the best predictor (largest |Spearman ρ| with the headline outcome across all models on seed means,
+level ``all``, per target) against that outcome: one point per (source, pre-training checkpoint), metric and outcome
+averaged over seeds; colour = source, marker = pre-training checkpoint."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from transferscope.metrics.registry import metric_label
+from transferscope.plots._common import level_all_note, outcome_label, seed_mean, spearman_rows
 from transferscope.plots.style import apply_style, save
 
+MODEL = ["target", "source", "arch", "checkpoint"]
 
-def draw(transferability: str, metrics: str, finetune: str, out: str, style: dict | None = None) -> None:
+
+def draw(transferability: str, metrics: str, outcomes: str, out: str, style: dict | None = None,
+         outcome: str = "auc", mode: str | None = None) -> None:
+    """``transferability``: transferability.csv; ``metrics``: metrics.csv; ``outcomes``: outcomes.csv;
+    ``outcome``: the headline outcome (config analysis.outcome)."""
     style = apply_style(style)
-    corr = pd.read_csv(transferability)
-    corr = corr[(corr["outcome"] == "test_acc") & (corr["statistic"] == "spearman") & (corr["layer"] != "in")]
-    mode = sorted(corr["mode"].unique())[0]
-    corr = corr[corr["mode"] == mode].dropna(subset=["value"])
-    met, tuned = pd.read_csv(metrics), pd.read_csv(finetune)
-    tuned = tuned[(tuned["source"] != "scratch") & (tuned["mode"] == mode)]
+    corr, mode = spearman_rows(transferability, outcome, ("all",), mode)
+    corr = corr.dropna(subset=["value"])
+    met, res = pd.read_csv(metrics), pd.read_csv(outcomes)
+    res = res[(res["outcome"] == outcome) & (res["mode"] == mode) & (res["source"] != "scratch")]
+    res = seed_mean(res, MODEL, ["value"]).rename(columns={"value": "y"})
+    res["y"] *= 100  # fractions in the table, percent in the figure
     targets = sorted(corr["target"].unique())
-    fig, axes = plt.subplots(1, len(targets), figsize=(5.2 * len(targets), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(targets), 1), figsize=(5.4 * len(targets), 4.4), squeeze=False)
     for ax, target in zip(axes.flat, targets):
         sub = corr[corr["target"] == target]
         best = sub.loc[sub["value"].abs().idxmax()]
-        x = met[(met["target"] == target) & (met["metric"] == best["metric"]) & (met["layer"] == best["layer"])]
-        merged = x.merge(tuned, on=["target", "source", "arch", "seed", "checkpoint"])
-        sns.scatterplot(merged, x="value", y="test_acc", hue="source", style="checkpoint", s=60, ax=ax)
-        ax.set(title=f"target {target}: {best['metric']} @ {best['layer']} (ρ = {best['value']:+.2f}, n = {int(best['n'])})",
-               xlabel=f"{best['metric']} at {best['layer']} (pre-trained model)", ylabel=f"fine-tuned test accuracy ({mode})")
-        ax.legend(fontsize=7)
+        x = met[(met["target"] == target) & (met["metric"] == best["metric"]) & (met["layer"] == best["layer"])
+                & (met["arch"] == best["arch"])]
+        merged = seed_mean(x, MODEL, ["value"]).merge(res, on=MODEL)
+        sns.scatterplot(merged, x="value", y="y", hue="source", style="checkpoint", s=60, ax=ax)
+        ax.set(title=f"target {target}: {best['metric']} @ {best['layer']}\n"
+                     f"ρ = {best['value']:+.2f} ({level_all_note(sub)})",
+               xlabel=f"{metric_label(best['metric'])} at {best['layer']}\n(pre-trained model, seed mean)",
+               ylabel=f"{outcome_label(outcome)}\n(mode {mode}, seed mean)")
+        ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
     save(fig, out, style)

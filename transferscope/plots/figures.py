@@ -6,7 +6,8 @@ and testable without Snakemake:
 - ``inputs``: ``draw()`` keyword -> a tidy table of ``results/tables`` (a name ending in ``.csv``) or a file the
   workflow names (``rdm_model``: the activations of the model whose RDMs are drawn).
 - ``params``: ``draw()`` keyword -> a value the workflow derives from the config (``checkpoints``: the configured
-  pre-training checkpoints; ``last_checkpoint``: the last of them). ``style`` (config ``figures:``) is always passed.
+  pre-training checkpoints; ``last_checkpoint``: the last of them; ``outcome``: the headline fine-tuning outcome of
+  the analysis figures, config ``analysis.outcome``). ``style`` (config ``figures:``) is always passed.
 - ``when``: the condition under which the figure is part of the run (one of ``CONDITIONS``).
 - The plotting module ``transferscope/plots/<module>.py`` (default: the figure's name) has
   ``draw(**inputs, out=..., style=..., **params)``; the rule lists it as an input, so editing it reruns exactly
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 # with an enabled ensembles: section.
 CONDITIONS = ("always", "analysis", "cka_finetune", "ensembles")
 WORKFLOW_FILES = ("rdm_model",)
-WORKFLOW_VALUES = ("checkpoints", "last_checkpoint")
+WORKFLOW_VALUES = ("checkpoints", "last_checkpoint", "outcome")
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,23 @@ class Figure:
 
 FIGURES: tuple[Figure, ...] = (
     Figure("pretrain_curves", {"table": "pretrain.csv"}, "Pre-training"),
+    Figure("pretrain_points", {"table": "pretrain_points.csv"}, "Pre-training"),
     Figure("finetune_vs_checkpoint", {"table": "finetune.csv"}, "Fine-tuning", params={"checkpoints": "checkpoints"}),
+    Figure("finetune_curves", {"table": "finetune_curves.csv", "pretrain_points": "pretrain_points.csv"},
+           "Fine-tuning"),
+    Figure("gain_curves", {"table": "finetune_curves.csv", "pretrain_points": "pretrain_points.csv"}, "Fine-tuning"),
     Figure("transfer_gain", {"table": "finetune_curves.csv"}, "Fine-tuning"),
     Figure("metrics_by_layer", {"table": "metrics.csv"}, "Analysis", "analysis",
            params={"checkpoint": "last_checkpoint"}),
-    Figure("correlation_heatmap", {"table": "transferability.csv"}, "Analysis", "analysis"),
+    Figure("metrics_by_checkpoint", {"table": "metrics.csv", "pretrain_points": "pretrain_points.csv"}, "Analysis",
+           "analysis"),
+    Figure("correlation_heatmap", {"table": "transferability.csv"}, "Analysis", "analysis",
+           params={"outcome": "outcome"}),
+    Figure("correlation_levels", {"table": "transferability.csv", "pretrain_points": "pretrain_points.csv"},
+           "Analysis", "analysis", params={"outcome": "outcome"}),
     Figure("best_predictor",
-           {"transferability": "transferability.csv", "metrics": "metrics.csv", "finetune": "finetune.csv"},
-           "Analysis", "analysis"),
+           {"transferability": "transferability.csv", "metrics": "metrics.csv", "outcomes": "outcomes.csv"},
+           "Analysis", "analysis", params={"outcome": "outcome"}),
     Figure("rdm", {"activations": "rdm_model"}, "Analysis", "analysis"),
     Figure("cka_finetune", {"table": "cka_finetune.csv"}, "Analysis", "cka_finetune"),
     Figure("ensemble_size", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),

@@ -95,7 +95,7 @@ def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str
     job that made the checkpoints, and still writes one result JSON per fine-tuning run (``job.keys`` plus
     ``checkpoint``: the point). Each finished result is kept in the undeclared ``stash_dir`` until all are done
     (Snakemake deletes declared outputs of a failed job), so a rerun skips the checkpoints already fine-tuned. With
-    ``activations`` ({n_samples, pool, seed}) the activations of each fine-tuned model on the target's analysis
+    ``activations`` ({n_samples, pool, seed, split}) the activations of each fine-tuned model on the target's analysis
     sample go to ``activation_outputs`` (point -> .npz), stashed the same way.
     """
     stash = Path(stash_dir)
@@ -126,7 +126,7 @@ def run_finetune(target_path: str | Path, job: FinetuneJob, *, checkpoint: str |
                  result_path: str | Path, activations: dict | None = None) -> dict:
     """Fine-tune (or, with ``checkpoint=None``, train from scratch) and write the result JSON.
 
-    ``activations`` ({n_samples, pool, seed, path}): save the fine-tuned model's activations of the target's
+    ``activations`` ({n_samples, pool, seed, split, path}): save the fine-tuned model's activations of the target's
     analysis sample (the images the pre-trained checkpoints are analysed on) to ``path``.
     """
     arch, seed, recipe, reinit, keys, cuda = job.arch, job.seed, job.recipe, job.reinit, job.keys, job.cuda
@@ -167,7 +167,8 @@ def run_finetune(target_path: str | Path, job: FinetuneJob, *, checkpoint: str |
                                  cuda=active_options(dev, cuda)),
     }
     if activations:
-        images, labels, indices = sample_images(target, activations["n_samples"], activations["seed"])
+        images, labels, indices = sample_images(target, activations["n_samples"], activations["seed"],
+                                                activations["split"])
         acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=activations["pool"])
         save_activations(activations["path"], acts, labels.numpy(), indices,
                          {"finetuned_from": str(checkpoint), "mode": mode, **keys})
