@@ -77,3 +77,21 @@ rule transferability:
         seed=config["analysis"]["seed"],
     script:
         "../workflow_scripts/transferability.py"
+
+
+rule reference_comparison:
+    """Our Spearman ρ next to the published values of config analysis.reference (sign agreement per value)."""
+    input:
+        f"{TABLES}/transferability.csv",
+    output:
+        f"{TABLES}/reference_comparison.csv",
+    log:
+        f"{LOGS}/tables/reference_comparison.log",
+    benchmark:
+        f"{BENCH}/tables/reference_comparison.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    params:
+        reference=config["analysis"]["reference"],
+    script:
+        "../workflow_scripts/reference_comparison.py"

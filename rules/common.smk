@@ -182,6 +182,8 @@ def all_targets():
     tables = [f"{TABLES}/{name}.csv" for name in ("finetune", "pretrain", "pretrain_points", "transfer_summary")]
     if ANALYSIS:
         tables += [f"{TABLES}/metrics.csv", f"{TABLES}/transferability.csv"]
+        if config["analysis"]["reference"].get("values"):
+            tables.append(f"{TABLES}/reference_comparison.csv")
     if ANALYSE_FINETUNED:
         tables.append(f"{TABLES}/metrics_finetuned.csv")
     return tables + figure_targets()

@@ -197,3 +197,18 @@ def test_bootstrap_interval_of_spearman():
     assert low < 0 < high  # no relation: the interval covers 0
     rows = {r["statistic"]: r for r in correlation_stats(x, x ** 2, n_boot=200)}
     assert rows["spearman"]["ci_low"] == pytest.approx(1.0) and rows["spearman"]["ci_high"] == pytest.approx(1.0)
+
+
+def test_reference_comparison_puts_ours_next_to_theirs():
+    from transferscope.analysis.reference import reference_comparison
+
+    metrics, outcomes = _toy_tables()
+    table = transferability_table(metrics, outcomes)
+    reference = {"label": "toy thesis", "outcome": "auc", "level": "all",
+                 "values": {"t": {"rsa": {"fc1": 0.8, "conv1": 0.5}}}}
+    rows = reference_comparison(table, reference).set_index("layer")
+    assert rows.loc["fc1", "ours"] == pytest.approx(1.0) and rows.loc["fc1", "reference"] == 0.8
+    assert rows.loc["fc1", "same_sign"] is True and rows.loc["fc1", "n"] == 8
+    assert np.isnan(rows.loc["conv1", "ours"]) and np.isnan(rows.loc["conv1", "same_sign"])  # no such layer here
+    flipped = reference_comparison(table, {**reference, "values": {"t": {"rsa": {"fc1": -0.3}}}})
+    assert not flipped["same_sign"].iloc[0]

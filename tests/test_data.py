@@ -82,6 +82,17 @@ def test_per_class_subsample():
     assert torch.bincount(ds.labels).tolist() == [2, 2, 2, 2]
 
 
+def test_partition_pools_are_disjoint_stratified_and_independent_of_the_split_seed():
+    ds = toy(n_per_class=7)
+    pools = [apply_derivations(ds, [{"op": "partition", "parts": 2, "keep": k, "seed": 3}], seed=k * 11) for k in (0, 1)]
+    rows = [{bytes(img.numpy()) for img in pool.images} for pool in pools]
+    assert not rows[0] & rows[1] and len(rows[0]) + len(rows[1]) == len(ds.labels)  # every image in one pool
+    assert torch.bincount(pools[0].labels).tolist() == [4] * 4 and torch.bincount(pools[1].labels).tolist() == [3] * 4
+    again = apply_derivations(ds, [{"op": "partition", "parts": 2, "keep": 0, "seed": 3}], seed=99)
+    assert torch.equal(again.images, pools[0].images)  # the dataset's split seed does not move the cut
+    assert "partition" in check_op({"op": "partition", "parts": 2, "keep": 2})
+
+
 def test_check_op_messages():
     assert "unknown op" in check_op({"op": "blur"})
     assert "missing" in check_op({"op": "resize"})

@@ -57,6 +57,7 @@ def registry_names() -> dict[tuple[str, ...], list[str]]:
         (*analysis, "metrics", "items", "enum"): metric_names(),
         (*analysis, "metrics", "default"): metric_names(default_only=True),
         (*analysis, "outcome", "enum"): list(OUTCOMES),
+        (*analysis, "reference", "properties", "outcome", "enum"): list(OUTCOMES),
         (*ensembles, "methods", "items", "enum"): list(METHODS),
         (*ensembles, "methods", "default"): list(METHODS),
     }
@@ -198,6 +199,13 @@ def _cross_check(config: dict) -> None:
             for arch in config["archs"]:
                 if layer not in layer_names(arch):
                     problems.append(f"  {section}.recipe.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")
+    reference = config["analysis"]["reference"]
+    for target, by_metric in reference.get("values", {}).items():
+        if target not in config["targets"]:
+            problems.append(f"  analysis.reference.values.{target}: not one of targets {config['targets']}")
+        for metric in by_metric:
+            if metric not in config["analysis"]["metrics"]:
+                problems.append(f"  analysis.reference.values.{target}.{metric}: not one of analysis.metrics")
     early = config["analysis"]["early_point"]
     if early is not None and early not in config["finetune"]["eval_points"]:
         problems.append(f"  analysis.early_point: {early!r} is not one of finetune.eval_points "

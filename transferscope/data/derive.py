@@ -15,6 +15,9 @@ config always gives the same pixels. Ops (config form ``{op: name, ...params}``)
 - ``pad``: ``size`` — zero-pad centred to size×size.
 - ``grayscale`` / ``rgb``: convert channels (ITU-R 601 luma / channel repeat).
 - ``per_class_subsample``: ``n`` — keep at most n images per class (before the split).
+- ``partition``: ``parts``, ``keep``, ``seed`` (0) — cut every class into ``parts`` disjoint pools of (nearly) equal
+  size with its own generator seeded by ``seed`` (not the dataset's split seed), and keep pool ``keep``: datasets
+  that keep different pools of the same source share no image (e.g. sources and targets made from one set).
 """
 from __future__ import annotations
 
@@ -153,6 +156,22 @@ def per_class_subsample(ds: RawDataset, rng, n) -> RawDataset:
     return _keep(ds, keep)
 
 
+def partition(ds: RawDataset, rng, parts, keep, seed=0) -> RawDataset:
+    own = np.random.default_rng(seed)  # independent of the dataset's split seed: every dataset cuts alike
+    mask = torch.zeros(len(ds.labels), dtype=torch.bool)
+    for cls in range(len(ds.classes)):
+        idx = own.permutation((ds.labels == cls).nonzero().squeeze(1).numpy())
+        mask[torch.from_numpy(np.sort(np.array_split(idx, parts)[keep]))] = True
+    return _keep(ds, mask)
+
+
+def _check_partition(op: dict) -> str | None:
+    parts, keep = op["parts"], op["keep"]
+    if not isinstance(parts, int) or parts < 2 or not isinstance(keep, int) or not 0 <= keep < parts:
+        return "op partition: parts must be an integer ≥ 2 and keep one of 0..parts−1"
+    return None
+
+
 @dataclass(frozen=True)
 class DerivationOp:
     """A derivation: ``fn(RawDataset, rng, **params) -> RawDataset``, the parameter names it accepts and requires,
@@ -199,6 +218,7 @@ OPS: dict[str, DerivationOp] = {
     "grayscale": _op(grayscale),
     "rgb": _op(rgb),
     "per_class_subsample": _op(per_class_subsample, {"n"}, {"n"}, _positive_int("n")),
+    "partition": _op(partition, {"parts", "keep", "seed"}, {"parts", "keep"}, _check_partition),
 }
 
 
