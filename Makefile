@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 .PHONY: run test venv dryrun lint fmt bench clean
 
 $(STAMP): pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "transferscope needs Python >= 3.11 (Snakemake 9); $(PYTHON) is $$($(PYTHON) -V 2>&1). Use make PYTHON=python3.11 ..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,slurm]'

@@ -42,17 +42,51 @@ def derive_seed(*parts) -> int:
 
 
 def setup_job(log_file: str | None = None, threads: int = 1) -> logging.Logger:
-    """Log to ``log_file`` and stderr with timestamps; limit torch to ``threads`` CPU threads."""
+    """Log to ``log_file`` and stderr with timestamps; limit torch to ``threads`` CPU threads.
+
+    Everything a failing job says reaches its log file, which is where the workflow's error hint sends the user:
+    Python warnings (through logging), whatever is written to ``sys.stderr`` (progress bars, library messages) and
+    the traceback of an uncaught exception (logged once, then the process exits with status 1 as usual).
+    """
     torch.set_num_threads(max(1, int(threads)))
     logger = logging.getLogger("transferscope")
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
-    handlers = [logging.StreamHandler(sys.stderr)]
+    console = sys.stderr.console if isinstance(sys.stderr, _Tee) else sys.stderr
+    handlers: list[logging.Handler] = [logging.StreamHandler(console)]
     if log_file:
         os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
         handlers.append(logging.FileHandler(log_file, mode="w"))
     for h in handlers:
         h.setFormatter(fmt)
         logger.addHandler(h)
+    warnings_logger = logging.getLogger("py.warnings")
+    warnings_logger.handlers[:] = handlers
+    warnings_logger.propagate = False
+    logging.captureWarnings(True)
+    sys.stderr = _Tee(console, handlers[1].stream) if log_file else console
+    sys.excepthook = lambda kind, value, tb: logger.error("job failed: %s: %s", kind.__name__, value,
+                                                          exc_info=(kind, value, tb))
     return logger
+
+
+class _Tee:
+    """A text stream that writes to the console and to the job's log file (``sys.stderr`` of a job)."""
+
+    def __init__(self, console, log_stream):
+        self.console, self.log_stream = console, log_stream
+
+    def write(self, text: str) -> int:
+        if not self.log_stream.closed:  # logging closes the file at exit, before the interpreter's last flush
+            self.log_stream.write(text)
+            self.log_stream.flush()
+        return self.console.write(text)
+
+    def flush(self) -> None:
+        if not self.log_stream.closed:
+            self.log_stream.flush()
+        self.console.flush()
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ... of the console
+        return getattr(self.console, name)
