@@ -13,9 +13,9 @@ ENSEMBLES = EnsemblePlan(
     member_pattern=ENSEMBLE_MEMBER,
     data_pattern=DATA,
     checkpoint_pattern=PRETRAIN_CKPT,
-    table=f"{TABLES}/ensembles.csv",
+    tables=[f"{TABLES}/{name}.csv" for name in ("ensembles", "ensembles_summary", "ensembles_final")],
 )
-ensemble_targets = ENSEMBLES.targets  # the table; [] when the ensembles section is absent or disabled
+ensemble_targets = ENSEMBLES.targets  # the tables; [] when the ensembles section is absent or disabled
 
 
 rule ensemble_member:
@@ -63,3 +63,25 @@ rule ensemble_table:
         runs=ENSEMBLES.runs(),
     script:
         "../workflow_scripts/ensemble_table.py"
+
+
+rule ensemble_summary:
+    """Mean ± sd over runs of every ensemble metric and size, training time as a fraction of the Deep Ensemble's,
+    and the k = K rows as a report table."""
+    input:
+        f"{TABLES}/ensembles.csv",
+    output:
+        summary=f"{TABLES}/ensembles_summary.csv",
+        final=report(
+            f"{TABLES}/ensembles_final.csv",
+            caption="../report/ensembles_final.rst",
+            category="Ensembles",
+        ),
+    log:
+        f"{LOGS}/tables/ensembles_summary.log",
+    benchmark:
+        f"{BENCH}/tables/ensembles_summary.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    script:
+        "../workflow_scripts/ensemble_summary.py"

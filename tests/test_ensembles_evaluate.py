@@ -73,3 +73,23 @@ def test_build_table_is_tidy_and_reads_shared_files_once(tmp_path):
     starsse = table[table["method"] == "starsse"].set_index(["k", "metric"])["value"]
     assert starsse[(3, "ens_acc")] == sse[(3, "ens_acc")]  # same members, another order
     assert starsse[(2, "member_acc")] == sse[(3, "member_acc")]
+
+
+def test_summary_is_mean_and_sd_over_runs_with_time_as_a_fraction_of_the_deep_ensemble():
+    import pandas as pd
+
+    from transferscope.ensembles.evaluate import final_summary, summary_table
+
+    rows = []
+    for seed, (de_time, sse_time, sse_acc) in {1: (10.0, 4.0, 0.90), 2: (20.0, 6.0, 0.94)}.items():
+        for method, seconds, acc in (("local_de", de_time, 0.92), ("sse", sse_time, sse_acc)):
+            keys = dict(target="t", source="s", arch="a", seed=seed, method=method, k=2)
+            rows += [{**keys, "metric": "train_seconds", "value": seconds}, {**keys, "metric": "ens_acc", "value": acc}]
+    summary = summary_table(pd.DataFrame(rows)).set_index(["method", "metric"])
+    assert summary.loc[("sse", "ens_acc"), "mean"] == pytest.approx(0.92)
+    assert summary.loc[("sse", "ens_acc"), "sd"] == pytest.approx(np.std([0.90, 0.94], ddof=1))
+    assert summary.loc[("sse", "ens_acc"), "n"] == 2
+    assert summary.loc[("sse", "time_fraction_of_de"), "mean"] == pytest.approx((0.4 + 0.3) / 2)
+    assert summary.loc[("local_de", "time_fraction_of_de"), "mean"] == pytest.approx(1.0)
+    final = final_summary(summary.reset_index()).set_index("method")
+    assert final.loc["sse", "ens_acc (%)"] == "92 ± 2.8" and final.loc["sse", "n"] == 2

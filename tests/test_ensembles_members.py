@@ -45,7 +45,7 @@ def world(tmp_path_factory):
     plan = EnsemblePlan({"ensembles": copy.deepcopy(ENS)},
                         member_pattern=str(root / "ens/{target}/{source}/{arch}/seed{seed}/{method}/member{k}.pt"),
                         data_pattern=str(root / "data/{dataset}.pt"),
-                        checkpoint_pattern=str(root / "ckpt{seed}.pt"), table=str(root / "table.csv"))
+                        checkpoint_pattern=str(root / "ckpt{seed}.pt"), tables=[str(root / "table.csv")])
     return root, bundle, plan
 
 

@@ -10,7 +10,7 @@ from transferscope.ensembles.plan import EnsemblePlan, owner
 
 PATTERNS = dict(member_pattern="E/{target}/{source}/{arch}/seed{seed}/{method}/member{k}.pt",
                 data_pattern="D/{dataset}.pt", checkpoint_pattern="P/{source}/{arch}/seed{seed}/{ckpt}.pt",
-                table="T/ensembles.csv", figures={"ensemble_size": "F/ensemble_size.png"})
+                tables=["T/ensembles.csv", "T/ensembles_summary.csv"])
 
 
 def default_config():
@@ -61,7 +61,7 @@ def test_default_plan_graph():
     assert len(runs) == 2 * 10
     distinct = {p for run in runs for p in run["weights"]}
     assert len(distinct) == 2 * (1 + 10 * 4 - 3)
-    assert plan.targets() == ["T/ensembles.csv", "F/ensemble_size.png"]
+    assert plan.targets() == ["T/ensembles.csv", "T/ensembles_summary.csv"]
 
 
 def test_disabled_or_absent_section_plans_nothing():

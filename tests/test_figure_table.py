@@ -59,9 +59,15 @@ def test_thesis_a_captions_state_the_finding(name):
     assert "Thesis A" in caption and any(ch.isdigit() for ch in caption)
 
 
-def test_every_caption_belongs_to_a_figure():
+def test_every_caption_belongs_to_a_figure_or_a_report_table():
+    import re
+
     captions = {f"report/{name}" for name in os.listdir(os.path.join(REPO, "report")) if name.endswith(".rst")}
-    assert captions - {fig.caption for fig in FIGURES} == {"report/workflow.rst"}
+    rules_dir = os.path.join(REPO, "rules")
+    tables = {f"report/{name}" for rules in os.listdir(rules_dir)
+              for name in re.findall(r'caption="\.\./report/([\w.]+\.rst)"', open(os.path.join(rules_dir, rules)).read())}
+    assert tables == {"report/ensembles_final.rst"}
+    assert captions - {fig.caption for fig in FIGURES} - tables == {"report/workflow.rst"}
 
 
 def test_workflow_has_one_rule_per_figure(tmp_path):

@@ -66,7 +66,7 @@ def test_schema_patterns_are_the_names_patterns():
 def test_method_pattern_matches_every_member_directory():
     config = load_config(os.path.join(REPO, "config.yaml"))
     plan = EnsemblePlan(config, member_pattern="{target}/{source}/{arch}/seed{seed}/{method}/member{k}.pt",
-                        data_pattern="{dataset}", checkpoint_pattern="{source}/{arch}/{seed}/{ckpt}", table="t.csv")
+                        data_pattern="{dataset}", checkpoint_pattern="{source}/{arch}/{seed}/{ckpt}")
     directories = {run["probs"][k].split("/")[4] for run in plan.runs() for k in range(plan.members)}
     assert directories and all(re.fullmatch(METHOD_PATTERN, d) for d in directories)
     assert not re.fullmatch(METHOD_PATTERN, "starsse_freeze") and not re.fullmatch(METHOD_PATTERN, "deep")

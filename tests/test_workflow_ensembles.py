@@ -11,8 +11,10 @@ from workflow_helpers import edited_config, planned_jobs, rule_blocks, run_snake
 TINY = os.path.join(REPO, "tests", "data", "config_ensembles_tiny.yaml")
 TARGETS = ["results/tables/ensembles.csv"] + [f"results/figures/ensemble_{n}.png"
                                               for n in ("size", "diversity", "trajectory", "freeze")]
+SUMMARIES = ["results/tables/ensembles_summary.csv", "results/tables/ensembles_final.csv"]
+TARGETS += SUMMARIES
 METHODS = {"local_de", "global_de", "sse", "starsse", "sse_mse", "sse_rtd", "starsse_freeze-stage2", "starsse_wo",
-           "starsse_ce"}
+           "starsse_ce", "starsse_mse", "starsse_rtd"}
 pytestmark = pytest.mark.slow
 
 
@@ -45,8 +47,14 @@ def test_table_members_and_figures(finished):
     assert (run_dir / "first/member1.pt").exists() and (run_dir / "first/member1.npz").exists()
     assert not (run_dir / "sse/member2.pt").exists()  # SSE's member 2 is StarSSE's (one cycle from member 1)
     assert (run_dir / "starsse/member2.pt").exists() and (run_dir / "sse/member3.pt").exists()
-    for path in TARGETS[1:]:
+    for path in TARGETS[1:5]:
         assert (finished / path).stat().st_size > 10_000
+    summary = pd.read_csv(finished / SUMMARIES[0])
+    assert set(summary["method"]) == METHODS and (summary["n"] == 1).all()  # one run (seed) per method here
+    fraction = summary[(summary["metric"] == "time_fraction_of_de") & (summary["method"] == "local_de")]
+    assert (fraction["mean"] == 1.0).all()
+    final = pd.read_csv(finished / SUMMARIES[1])
+    assert set(final["method"]) == METHODS and (final["k"] == 3).all() and "diversity" in final.columns
     assert not list(finished.glob("results/**/.resume*")) and not list(finished.glob("results/**/*.tmp"))
 
 
@@ -54,12 +62,13 @@ def test_nothing_to_do_after_run(finished):
     assert "Nothing to be done" in run(finished, "-n").stdout
 
 
-def test_variant_parameter_reruns_only_that_method(finished, tmp_path):
+def test_variant_parameter_reruns_only_the_methods_it_shapes(finished, tmp_path):
     path = edited_config(TINY, tmp_path / "mse.yaml", lambda c: c["ensembles"]["mse"].__setitem__("beta", 2.0))
     out = run(finished, "-n", configfile=path).stdout
     jobs = planned_jobs(out)
-    assert jobs["ensemble_member"] == 2  # sse_mse members 2 and 3
-    assert all("sse_mse" in m for m in re.findall(r"output: (\S+member\d\.pt)", out))
+    assert jobs["ensemble_member"] == 4  # members 2 and 3 of sse_mse and of starsse_mse
+    members = re.findall(r"output: (\S+member\d\.pt)", out)
+    assert {m.split("/")[-2] for m in members} == {"sse_mse", "starsse_mse"}
 
 
 def test_disabled_section_plans_no_ensemble_job(tmp_path):
@@ -72,7 +81,8 @@ def test_cuda_config_requests_gpu_on_member_jobs(tmp_path):
     path = edited_config(TINY, tmp_path / "cuda.yaml", lambda c: c.__setitem__("device", "cuda"))
     out = run(tmp_path, "-n", configfile=path).stdout
     blocks = rule_blocks(out, "ensemble_member")
-    assert len(blocks) == 1 + 2 + 2 + 2 + 1 + 2 + 2 + 2 + 1 + 1  # first, DEs, starsse, sse, mse, rtd, freeze, wo, ce
+    # first, DEs, starsse, sse, sse_mse, sse_rtd, freeze, wo, ce, starsse_mse, starsse_rtd
+    assert len(blocks) == 1 + 2 + 2 + 2 + 1 + 2 + 2 + 2 + 1 + 1 + 2 + 2
     assert all("gpu=1" in b for b in blocks)
     other = rule_blocks(out, r"ensemble_table|figure_ensemble_\w+")
     assert other and not any("gpu=1" in b for b in other)

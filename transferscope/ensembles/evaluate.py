@@ -176,3 +176,39 @@ def build_table(runs: list[dict]) -> pd.DataFrame:
                             "value": value})
     return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
 
+
+
+SUMMARY_COLUMNS = ["target", "source", "arch", "method", "k", "metric", "mean", "sd", "n"]
+REPORT_METRICS = ("ens_acc", "mean_member_acc", "diversity", "ens_nll", "ens_ece", "ens_brier", "train_seconds",
+                  "time_fraction_of_de")
+REFERENCE_METHOD = "local_de"  # the Deep Ensemble whose training time the others are measured against
+
+
+def summary_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sd (ddof 1; NaN for one run) and number of runs of every metric per (target, source, arch, method, k)
+    over the runs (pre-training seeds) of ``ensembles.csv``, plus ``time_fraction_of_de``: a run's training time
+    of k members divided by the Deep Ensemble's (``local_de``) of the same seed and k."""
+    keys = ["target", "source", "arch", "seed", "k"]
+    time = table[table["metric"] == "train_seconds"]
+    de = time[time["method"] == REFERENCE_METHOD][keys + ["value"]].rename(columns={"value": "de_seconds"})
+    fraction = time.merge(de, on=keys, how="inner")
+    fraction = fraction.assign(metric="time_fraction_of_de", value=fraction["value"] / fraction["de_seconds"])
+    rows = pd.concat([table, fraction[table.columns]], ignore_index=True)
+    summary = (rows.groupby(["target", "source", "arch", "method", "k", "metric"], sort=False)["value"]
+               .agg(mean="mean", sd="std", n="count").reset_index())
+    return summary[SUMMARY_COLUMNS]
+
+
+def final_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the largest k of each method as a report table: one row per (target, method), one column per
+    metric of REPORT_METRICS as "mean ± sd" (accuracies and calibration in %, n runs in its own column)."""
+    largest = summary.groupby(["target", "method"])["k"].transform("max")
+    final = summary[(summary["k"] == largest) & summary["metric"].isin(REPORT_METRICS)].copy()
+    percent = final["metric"].isin(["ens_acc", "mean_member_acc", "ens_ece"])
+    final.loc[percent, ["mean", "sd"]] *= 100
+    final["text"] = [f"{m:.3g}" if not np.isfinite(s) else f"{m:.3g} ± {s:.2g}" for m, s in zip(final["mean"], final["sd"])]
+    wide = final.pivot_table(index=["target", "method", "k", "n"], columns="metric", values="text", aggfunc="first",
+                             sort=False)
+    wide = wide.reindex(columns=[m for m in REPORT_METRICS if m in wide.columns]).reset_index()
+    return wide.rename(columns={"ens_acc": "ens_acc (%)", "mean_member_acc": "mean_member_acc (%)",
+                                "ens_ece": "ens_ece (%)"})

@@ -10,8 +10,9 @@ One *run* = (target, source, arch, pre-training seed s, method): K members, memb
 - ``global_de``: member k ≥ 2 is a fine-tuning of the checkpoint of another pre-training seed (``global_seeds`` in
   order, s left out).
 - ``sse``, ``sse_mse``, ``sse_rtd``: member k starts from member k−1 (a chain of jobs).
-- ``starsse``, ``starsse_freeze-<layer>``, ``starsse_wo``, ``starsse_ce``: member k starts from member 1 (parallel
-  jobs; WO and CE also read the earlier non-first members 2..k−1, so their jobs form a chain).
+- ``starsse``, ``starsse_freeze-<layer>``, ``starsse_wo``, ``starsse_ce``, ``starsse_mse``, ``starsse_rtd``: member k
+  starts from member 1 (parallel jobs; WO and CE also read the earlier non-first members 2..k−1, so their jobs form
+  a chain).
 - Member 2 of ``sse``, ``starsse_wo`` and ``starsse_ce`` is exactly StarSSE's member 2 (one cycle from member 1, no
   extra loss term: the pools of WO and CE are empty), so it is trained once, under ``starsse``.
 """
@@ -70,6 +71,9 @@ METHODS: dict[str, EnsembleMethod] = {m.name: m for m in (
     EnsembleMethod("starsse_freeze", "member1", "StarSSE, frozen", options=_freeze_level, per_level=True),
     EnsembleMethod("starsse_wo", "member1", "StarSSE–WO", options=_section("wo"), shares_starsse_member2=True),
     EnsembleMethod("starsse_ce", "member1", "StarSSE–CE", options=_section("ce"), shares_starsse_member2=True),
+    # the similarity losses of SSE–MSE / SSE–RTD applied to StarSSE's cycles (each cycle restarts from member 1)
+    EnsembleMethod("starsse_mse", "member1", "StarSSE–MSE", options=_section("mse"), needs_taps=("pool",)),
+    EnsembleMethod("starsse_rtd", "member1", "StarSSE–RTD", options=_section("rtd"), needs_taps=("pool",)),
 )}
 # Directory names of member jobs (the ``method`` wildcard): member 1's shared directory, then every method.
 METHOD_PATTERN = "|".join([FIRST] + [f"{m.name}-{LEVEL_TOKEN}" if m.per_level else m.name for m in METHODS.values()])
@@ -93,15 +97,14 @@ class EnsemblePlan:
     """The ensembles section of a validated config, turned into files, inputs and params."""
 
     def __init__(self, config: dict, *, member_pattern: str, data_pattern: str, checkpoint_pattern: str,
-                 table: str, figures: dict[str, str] | None = None):
+                 tables: list[str] = ()):
         self.config = config
         self.ens = config.get("ensembles") or {}
         self.enabled = bool(self.ens) and bool(self.ens.get("enabled", True))
         self.member_pattern = member_pattern
         self.data_pattern = data_pattern
         self.checkpoint_pattern = checkpoint_pattern
-        self.table = table
-        self.figures = dict(figures or {})
+        self.tables = list(tables)
 
     # --- lists -----------------------------------------------------------------------------------------------
     @property
@@ -119,10 +122,8 @@ class EnsemblePlan:
         return out
 
     def targets(self) -> list[str]:
-        """Final files of the ensemble study ([] when disabled)."""
-        if not self.enabled:
-            return []
-        return [self.table, *self.figures.values()]
+        """The ensemble study's tables ([] when disabled; its figures come from the figure table)."""
+        return list(self.tables) if self.enabled else []
 
     def member_file(self, target, seed, method: str, k: int, ext: str = "pt") -> str:
         directory, kk = owner(method, k)
