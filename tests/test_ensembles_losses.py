@@ -152,3 +152,18 @@ def test_plain_sgd_matches_torch_sgd_bit_for_bit():
     fresh = PlainSGD(a.parameters(), lr=1.0)
     fresh.load_state_dict(state)
     assert fresh.param_groups[0]["lr"] == 0.05 and all(torch.equal(u, v) for u, v in zip(fresh.buffers, opt_a.buffers))
+
+
+def test_rtd_term_uses_exactly_the_configured_number_of_points(monkeypatch):
+    from transferscope.ensembles.losses import member as member_loss
+    from transferscope.models import build_model
+
+    seen = []
+    monkeypatch.setattr(member_loss, "rtd_loss", lambda f, r, card, p: seen.append(len(f)) or f.sum() * 0)
+    torch.manual_seed(0)
+    model, reference = build_model("small_resnet", 3, 1, 12), build_model("small_resnet", 3, 1, 12)
+    x, y = torch.randn(8, 1, 12, 12), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    for points, expected in ((5, 5), (None, 8)):
+        spec = {"rtd": {"beta": 0.1, "card": 10, "p": 1.0, "points": points}}
+        member_loss.MemberLoss(spec, reference=reference)(model, x, y)
+        assert seen[-1] == expected

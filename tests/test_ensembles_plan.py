@@ -80,6 +80,7 @@ def test_disabled_or_absent_section_plans_nothing():
     (lambda e: e.update(arch="mnist_cnn", methods=["sse_mse"]), "sse_mse needs the tap"),
     (lambda e: e.update(methods=["sse", "bagging"]), "ensembles.methods"),
     (lambda e: e.update(members=1), "ensembles.members"),
+    (lambda e: e["rtd"].update(points=17), "ensembles.rtd.points: 17 is more than a batch holds"),
 ])
 def test_bad_ensemble_sections_name_the_key(edit, message):
     with open(f"{REPO}/config.yaml") as fh:

@@ -259,6 +259,10 @@ def _ensemble_problems(config: dict) -> list[str]:
         lacking = [tap for tap in METHODS[method].needs_taps if tap not in tap_names(ens["arch"])]
         if lacking:
             problems.append(f"  ensembles.methods[{i}]: {method} needs the tap(s) {lacking}, which {ens['arch']} lacks")
+    points = ens["rtd"]["points"]
+    if points is not None and points > ens["recipe"]["batch_size"]:
+        problems.append(f"  ensembles.rtd.points: {points} is more than a batch holds (ensembles.recipe.batch_size "
+                        f"{ens['recipe']['batch_size']})")
     if any(METHODS[method].per_level for method in methods):
         layers = layer_names(ens["arch"])
         for i, level in enumerate(ens["freeze"]["levels"]):

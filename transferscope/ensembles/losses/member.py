@@ -53,7 +53,8 @@ class MemberLoss:
             if "mse" in spec:
                 terms["mse"] = spec["mse"]["beta"] * mse_to_reference(features, ref)
             if "rtd" in spec:
-                n = min(len(x), int(spec["rtd"]["max_points"]))
+                points = spec["rtd"]["points"]  # validated ≤ batch size; only a last, smaller batch has fewer
+                n = len(x) if points is None else min(int(points), len(x))
                 terms["rtd"] = spec["rtd"]["beta"] * rtd_loss(features[:n], ref[:n], card=int(spec["rtd"]["card"]),
                                                               p=float(spec["rtd"]["p"]))
         if "wo" in spec and self.earlier_weights:
