@@ -52,6 +52,22 @@ include: "rules/figures.smk"
 include: "rules/ensembles.smk"
 
 
+# Cheap table and figure rules run in the main Snakemake process, never as cluster jobs that each wait in a queue
+# (what the `localrules:` directive does, for names that are generated from the figure and table lists).
+workflow.localrules(
+    "all",
+    "finetune_table",
+    "pretrain_points",
+    "transfer_outcomes",
+    "transferability",
+    "reference_comparison",
+    "ensemble_table",
+    "ensemble_summary",
+    *[f"{family}_table" for family in CONCAT_TABLES],
+    *[f"figure_{fig.name}" for fig in FIGURE_TABLE],
+)
+
+
 rule all:
     default_target: True
     input:

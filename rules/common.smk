@@ -151,7 +151,8 @@ FIGURE_VALUES = {
 def figure_inputs(fig):
     """draw() keyword -> file: results/tables/<x> for a table name, else a file named in FIGURE_FILES."""
     inputs = {key: f"{TABLES}/{ref}" if ref.endswith(".csv") else FIGURE_FILES[ref] for key, ref in fig.inputs.items()}
-    return {**inputs, "module": plot_module(fig.plotting_module)}
+    # the shared helpers too: editing them reruns every figure, editing one module only its figures
+    return {**inputs, "module": plot_module(fig.plotting_module), "helpers": plot_module("_common")}
 
 
 def figure_params(fig):

@@ -35,6 +35,19 @@ def test_training_imports_no_sibling(path):
     assert forbidden(path, ("analysis", "ensembles", "plots")) == []
 
 
+# What each job package may use besides the base: ensembles members are trainings (the training loop, optimizers,
+# fine-tuning's model preparation); analysis and plots build only on the base.
+SIBLINGS_ALLOWED = {"analysis": (), "plots": (), "ensembles": ("training",)}
+
+
+@pytest.mark.parametrize("package, path", [(pkg, path) for pkg in SIBLINGS_ALLOWED
+                                           for path in sorted((PACKAGE / pkg).rglob("*.py"))],
+                         ids=lambda p: p if isinstance(p, str) else p.name)
+def test_job_packages_import_only_the_siblings_they_build_on(package, path):
+    others = [p for p in JOB_PACKAGES if p != package and p not in SIBLINGS_ALLOWED[package]]
+    assert forbidden(path, others) == []
+
+
 @pytest.mark.parametrize("path", BASE, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_base_imports_no_job_package(path):
     assert path.exists()

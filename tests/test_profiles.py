@@ -11,6 +11,7 @@ from conftest import REPO
 from workflow_helpers import run_snakemake
 SLURM_PROFILE = os.path.join(REPO, "profiles", "slurm")
 TRAINING = ("pretrain", "finetune", "scratch")
+GPU_RULES = TRAINING + ("extract", "ensemble_member")
 
 
 def dry_run(workdir, configfile, *args):
@@ -33,10 +34,10 @@ def test_slurm_profile_uses_plugin_resource_names():
         prof = yaml.safe_load(fh)
     assert prof["executor"] == "slurm" and prof["retries"] >= 1
     defaults = prof["default-resources"]
-    assert "slurm_account" in defaults and {"mem_mb", "runtime"} <= set(defaults)
+    assert "slurm_account" not in defaults and {"mem_mb", "runtime"} <= set(defaults)  # unset: the plugin guesses
     # cpus_per_task in default-resources would override every rule's threads (the plugin maps threads itself)
     assert "cpus_per_task" not in defaults
-    assert all(prof["set-resources"][r]["slurm_partition"] for r in TRAINING)
+    assert all(prof["set-resources"][r]["slurm_partition"] == "gpu" for r in GPU_RULES)
     assert prof["groups"] == {"finetune": "finetune_group", "scratch": "finetune_group"}
     assert prof["group-components"]["finetune_group"] > 1 and prof["cores"] >= 1
 
@@ -55,7 +56,8 @@ def test_training_runtime_grows_with_attempt():
 @pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
                     reason="snakemake-executor-plugin-slurm not installed (pip install -e '.[slurm]')")
 def test_slurm_profile_dry_run_groups_finetuning(tmp_path):
-    out, _ = dry_run(tmp_path, "configs/thesis_a_cnn.yaml", "--profile", SLURM_PROFILE, "--workflow-profile", "none")
+    out, _ = dry_run(tmp_path, "configs/thesis_a_cnn.yaml", "--workflow-profile", SLURM_PROFILE)
+    assert "localrules directive specifies rules that are not present" not in out
     assert "Group job finetune_group" in out
     finetune = job_blocks(out)["finetune"]
     assert all("slurm_partition=gpu" in b and "gpu=1" in b and "runtime=120" in b for b in finetune)
@@ -81,3 +83,20 @@ def test_thesis_vgg16_dry_run_needs_no_data_or_weights(tmp_path):
     assert counts["import_weights"] == 2 * 3  # imagenet + random_init, 3 seeds each
     assert "pretrain" not in counts
     assert counts["prepare_dataset"] == 3 and counts["finetune"] == 2 * 3 * 3 and counts["scratch"] == 3 * 3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+                    reason="snakemake-executor-plugin-slurm not installed (pip install -e '.[slurm]')")
+@pytest.mark.parametrize("config", ["tests/data/config_tiny.yaml", "tests/data/config_ensembles_tiny.yaml"])
+def test_every_job_requesting_a_gpu_lands_on_the_gpu_partition(tmp_path, config):
+    from workflow_helpers import edited_config
+
+    cuda = edited_config(os.path.join(REPO, config), tmp_path / "cuda.yaml", lambda c: c.__setitem__("device", "cuda"))
+    proc = run_snakemake(tmp_path, "-n", "--workflow-profile", SLURM_PROFILE, configfile=cuda, timeout=300)
+    jobs = [b for b in re.split(r"\n(?=\[[A-Z][a-z]{2} )", proc.stdout) if re.search(r"^(local)?rule \w+:", b, re.M)]
+    gpu_jobs = [b for b in jobs if re.search(r"\bgpu=1\b", b)]
+    assert gpu_jobs and all("slurm_partition=gpu" in b for b in gpu_jobs)
+    rules = {re.search(r"rule (\w+):", b).group(1) for b in gpu_jobs}
+    assert rules <= set(GPU_RULES)
+    assert ("ensemble_member" if "ensembles" in config else "extract") in rules

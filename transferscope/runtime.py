@@ -44,11 +44,14 @@ def derive_seed(*parts) -> int:
 def setup_job(log_file: str | None = None, threads: int = 1) -> logging.Logger:
     """Log to ``log_file`` and stderr with timestamps; limit torch to ``threads`` CPU threads.
 
-    Everything a failing job says reaches its log file, which is where the workflow's error hint sends the user:
+    Imports the config's plugin modules first. Everything a failing job says reaches its log file, which is where the workflow's error hint sends the user:
     Python warnings (through logging), whatever is written to ``sys.stderr`` (progress bars, library messages) and
     the traceback of an uncaught exception (logged once, then the process exits with status 1 as usual).
     """
     torch.set_num_threads(max(1, int(threads)))
+    from transferscope.plugins import load_plugins
+
+    load_plugins()  # the config's plugins (TRANSFERSCOPE_PLUGINS): their registry entries exist in every job
     logger = logging.getLogger("transferscope")
     logger.setLevel(logging.INFO)
     logger.handlers.clear()

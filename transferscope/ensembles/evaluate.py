@@ -207,8 +207,10 @@ def final_summary(summary: pd.DataFrame) -> pd.DataFrame:
     percent = final["metric"].isin(["ens_acc", "mean_member_acc", "ens_ece"])
     final.loc[percent, ["mean", "sd"]] *= 100
     final["text"] = [f"{m:.3g}" if not np.isfinite(s) else f"{m:.3g} ± {s:.2g}" for m, s in zip(final["mean"], final["sd"])]
-    wide = final.pivot_table(index=["target", "method", "k", "n"], columns="metric", values="text", aggfunc="first",
+    wide = final.pivot_table(index=["target", "method", "k"], columns="metric", values="text", aggfunc="first",
                              sort=False)
     wide = wide.reindex(columns=[m for m in REPORT_METRICS if m in wide.columns]).reset_index()
+    runs = final[final["metric"] == "ens_acc"][["target", "method", "k", "n"]]  # a run without timing keeps its row
+    wide = runs.merge(wide, on=["target", "method", "k"], how="right")
     return wide.rename(columns={"ens_acc": "ens_acc (%)", "mean_member_acc": "mean_member_acc (%)",
                                 "ens_ece": "ens_ece (%)"})

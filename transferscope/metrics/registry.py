@@ -91,20 +91,14 @@ def register(metric: LayerMetric, *, replace: bool = False) -> LayerMetric:
 
 
 def layer_metric(name: str) -> LayerMetric:
-    """The registered metric ``name`` (plugins listed in TRANSFERSCOPE_PLUGINS are imported first)."""
-    from transferscope.plugins import load_plugins
-
-    load_plugins()
+    """The registered metric ``name`` (a job's plugins are imported by ``runtime.setup_job``)."""
     if name not in REGISTRY:
         raise ValueError(f"unknown layer metric {name!r} (registered: {sorted(REGISTRY)})")
     return REGISTRY[name]
 
 
 def metric_names(default_only: bool = False) -> list[str]:
-    """Registered metric names in registration order (with plugins)."""
-    from transferscope.plugins import load_plugins
-
-    load_plugins()
+    """Registered metric names in registration order (with the plugins imported so far)."""
     return [name for name, m in REGISTRY.items() if m.default or not default_only]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from transferscope.analysis.activations import load_activations
+from transferscope.inference import load_activations
 from transferscope.metrics import rdm
 from transferscope.plots.style import apply_style, save
 
