@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from transferscope.tables import with_gain
+from transferscope.tables import point_gains, with_gain
 
 MODEL_KEYS = ["target", "source", "arch", "seed", "checkpoint", "mode"]
 OUTCOMES = {
@@ -54,8 +54,7 @@ def early_accuracy(curves: pd.DataFrame, early_point: str | None = None) -> pd.S
 
 def peak_gain(curves: pd.DataFrame) -> pd.Series:
     """Largest (accuracy − scratch accuracy at the same point and seed) per fine-tuned model."""
-    gains = with_gain(curves, on=("target", "arch", "seed", "point"))
-    return gains.groupby(MODEL_KEYS, sort=True)["gain"].max()
+    return point_gains(curves).groupby(MODEL_KEYS, sort=True)["gain"].max()
 
 
 def outcome_table(finetune: pd.DataFrame, curves: pd.DataFrame, early_point: str | None = None) -> pd.DataFrame:

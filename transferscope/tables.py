@@ -51,6 +51,17 @@ def finetune_tables(paths: list[str], table_out: str | Path, curves_out: str | P
     return table, curve_frame
 
 
+def seed_mean(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Mean of ``values`` over seeds (and any other column not in ``keys``), one row per ``keys`` in order of first
+    appearance."""
+    return frame.groupby(keys, sort=False)[values].mean().reset_index()
+
+
+def point_gains(curves: pd.DataFrame) -> pd.DataFrame:
+    """Fine-tuning curve rows with ``gain`` = accuracy − the scratch baseline's at the same eval point and seed."""
+    return with_gain(curves, on=("target", "arch", "seed", "point"))
+
+
 def with_gain(table: pd.DataFrame, on: tuple[str, ...] = ("target", "arch", "seed")) -> pd.DataFrame:
     """Rows of fine-tuned models with ``scratch_acc`` (the scratch baseline matched on ``on``) and
     ``gain`` = test_acc − scratch_acc (accuracy as a fraction). ``on`` may add e.g. ``point`` for curves."""

@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from transferscope.metrics.registry import diagnostic_names
+from transferscope.tables import seed_mean
 
 GROUP_KEYS = ["target", "arch", "mode", "outcome", "metric", "layer"]
 COLUMNS = GROUP_KEYS + ["level", "group", "statistic", "value", "p_value", "n", "band", "significant", "ci_low",
@@ -117,7 +118,7 @@ def paired_rows(metrics: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
 
 def seed_means(pairs: pd.DataFrame) -> pd.DataFrame:
     """x and y averaged over seeds per GROUP_KEYS + (source, checkpoint)."""
-    return pairs.groupby(GROUP_KEYS + ["source", "checkpoint"], sort=False)[["x", "y"]].mean().reset_index()
+    return seed_mean(pairs, GROUP_KEYS + ["source", "checkpoint"], ["x", "y"])
 
 
 def _level_rows(frame: pd.DataFrame, level: str, by: str | None, n_boot: int, seed: int) -> list[dict]:

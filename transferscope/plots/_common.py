@@ -11,7 +11,7 @@ import seaborn as sns
 
 from transferscope.metrics.registry import metric_label
 from transferscope.outcomes import OUTCOMES
-from transferscope.tables import with_gain
+from transferscope.tables import point_gains
 
 def outcome_label(outcome: str) -> str:
     """Figure label of a fine-tuning outcome (registry ``transferscope.outcomes.OUTCOMES``)."""
@@ -26,11 +26,6 @@ def metric_axis_label(metric: str, suffix: str = "", width: int = 24) -> str:
 def choose(frame: pd.DataFrame, column: str, value=None):
     """``value`` if given, else the first value of ``column`` in sorted order (e.g. the first fine-tuning mode)."""
     return value if value is not None else sorted(frame[column].dropna().unique())[0]
-
-
-def seed_mean(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
-    """Mean of ``values`` over seeds (and any other column not in ``keys``), one row per ``keys``."""
-    return frame.groupby(keys, sort=False)[values].mean().reset_index()
 
 
 def _name_key(name: str) -> tuple:
@@ -102,7 +97,7 @@ def level_all_note(sub) -> str:
 def gain_at_points(curves: pd.DataFrame, checkpoint: str) -> pd.DataFrame:
     """Curve rows fine-tuned from ``checkpoint`` with ``gain`` = acc − scratch acc at the same point and seed, in
     accuracy points."""
-    gains = with_gain(curves, on=("target", "arch", "seed", "point"))
+    gains = point_gains(curves)
     gains = gains[gains["checkpoint"] == checkpoint].copy()
     gains["gain"] *= 100
     return gains

@@ -8,8 +8,9 @@ import pandas as pd
 import seaborn as sns
 
 from transferscope.metrics.registry import metric_label
-from transferscope.plots._common import level_all_note, outcome_label, seed_mean, spearman_rows
+from transferscope.plots._common import level_all_note, outcome_label, spearman_rows
 from transferscope.plots.style import apply_style, save
+from transferscope.tables import seed_mean
 
 MODEL = ["target", "source", "arch", "checkpoint"]
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from transferscope.plots._common import checkpoint_order, checkpoint_palette, choose, log_step_axis, seed_mean
+from transferscope.plots._common import checkpoint_order, checkpoint_palette, choose, log_step_axis
 from transferscope.plots.style import apply_style, save
+from transferscope.tables import seed_mean
 
 
 def draw(table: str, out: str, style: dict | None = None, pretrain_points: str | None = None,

@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from transferscope.plots._common import (checkpoint_order, choose, gain_at_points, log_step_axis, seed_mean,
-                                         source_palette)
+from transferscope.plots._common import checkpoint_order, choose, gain_at_points, log_step_axis, source_palette
 from transferscope.plots.style import apply_style, save
+from transferscope.tables import seed_mean
 
 
 def draw(table: str, out: str, style: dict | None = None, pretrain_points: str | None = None,

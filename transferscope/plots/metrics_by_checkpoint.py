@@ -7,8 +7,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from transferscope.metrics.registry import metric_names
-from transferscope.plots._common import checkpoint_order, checkpoint_palette, choose, metric_axis_label, seed_mean
+from transferscope.plots._common import checkpoint_order, checkpoint_palette, choose, metric_axis_label
 from transferscope.plots.style import apply_style, save
+from transferscope.tables import seed_mean
 
 
 def draw(table: str, out: str, style: dict | None = None, pretrain_points: str | None = None,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from transferscope.plots._common import log_step_axis, seed_mean, source_palette
+from transferscope.plots._common import log_step_axis, source_palette
 from transferscope.plots.style import apply_style, save
+from transferscope.tables import seed_mean
 
 
 def draw(table: str, out: str, style: dict | None = None) -> None:
