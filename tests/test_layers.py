@@ -9,7 +9,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "transferscope"
 JOB_PACKAGES = ("training", "analysis", "ensembles", "plots")
-BASE = [PACKAGE / f"{name}.py" for name in ("checkpoints", "inference", "io", "runtime", "names", "outcomes", "tables")] + [
+BASE_MODULES = ("checkpoints", "inference", "io", "runtime", "names", "outcomes", "tables", "registries")
+BASE = [PACKAGE / f"{name}.py" for name in BASE_MODULES] + [
     path for sub in ("models", "metrics", "data") for path in sorted((PACKAGE / sub).rglob("*.py"))]
 
 

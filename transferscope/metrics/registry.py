@@ -21,6 +21,7 @@ from transferscope.metrics.class_separation import sum_of_squares
 from transferscope.metrics.intrinsic_dimension import twonn, twonn_subsets
 from transferscope.metrics.rsa import count_constant_rows, rsa
 from transferscope.metrics.transferability import hscore, leep, logme, nce, transrate
+from transferscope.registries import add, lookup
 
 NEEDS = ("features", "log_probs")
 INTERVALS = ("none", "bootstrap", "subsets")
@@ -82,19 +83,14 @@ class LayerMetric:
 REGISTRY: dict[str, LayerMetric] = {}
 
 
-def register(metric: LayerMetric, *, replace: bool = False) -> LayerMetric:
-    """Add ``metric`` to the registry (a second entry under the same name is an error unless ``replace``)."""
-    if not replace and metric.name in REGISTRY and REGISTRY[metric.name] is not metric:
-        raise ValueError(f"a layer metric named {metric.name!r} is already registered")
-    REGISTRY[metric.name] = metric
-    return metric
+def register(metric: LayerMetric) -> LayerMetric:
+    """Add ``metric`` to the registry (a second entry under the same name is an error)."""
+    return add(REGISTRY, metric.name, metric, "layer metric")
 
 
 def layer_metric(name: str) -> LayerMetric:
     """The registered metric ``name`` (a job's plugins are imported by ``runtime.setup_job``)."""
-    if name not in REGISTRY:
-        raise ValueError(f"unknown layer metric {name!r} (registered: {sorted(REGISTRY)})")
-    return REGISTRY[name]
+    return lookup(REGISTRY, name, "layer metric")
 
 
 def metric_names(default_only: bool = False) -> list[str]:
