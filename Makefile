@@ -23,7 +23,7 @@ run: $(STAMP)
 
 # Rule files formatted (snakefmt) and lint-free (snakemake --lint exits 1 on any lint) before the tests run.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=12
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --configfile config.yaml

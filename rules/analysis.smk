@@ -25,37 +25,52 @@ rule extract:
         "../workflow_scripts/extract.py"
 
 
-# Rule layer_metrics reads the pre-trained models, layer_metrics_finetuned the fine-tuned ones (analysis.finetuned):
-# (rule name suffix, table family, model files, model keys in the same order).
-METRIC_FAMILIES = [
-    ("", "metrics", activation_files, activation_keys),
-    ("_finetuned", "metrics_finetuned", finetuned_activation_files, finetuned_keys),
-]
+rule model_metrics:
+    """Every configured metric on every layer of every checkpoint of one pre-training run, for one target (the
+    activations are computed in memory: rule extract writes them only when analysis.keep_activations asks)."""
+    input:
+        target=DATA.replace("{dataset}", "{target}"),
+        checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
+    output:
+        MODEL_METRICS,
+    log:
+        f"{LOGS}/metrics/{{target}}/{{source}}/{{arch}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/metrics/{{target}}/{{source}}/{{arch}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    threads: THREADS
+    resources:
+        **{**EXTRACT_RESOURCES, "runtime": 60},
+    params:
+        **{**ANALYSIS_SAMPLE, **METRIC_PARAMS},
+        device=config["device"],
+        points=CKPTS,
+    script:
+        "../workflow_scripts/model_metrics.py"
 
-for suffix, family, model_files, model_keys in METRIC_FAMILIES:
 
-    rule:
-        """Every configured metric on every layer of every (pre-trained or fine-tuned) model, for one target."""
-        name:
-            f"layer_metrics{suffix}"
-        input:
-            model_files,
-        output:
-            f"{TABLES}/{family}/{{target}}.csv",
-        log:
-            f"{LOGS}/{family}/{{target}}.log",
-        benchmark:
-            f"{BENCH}/{family}/{{target}}.tsv"
-        conda:
-            "../envs/transferscope.yaml"
-        threads: THREADS
-        resources:
-            **METRICS_RESOURCES,
-        params:
-            **METRIC_PARAMS,
-            model_keys=model_keys,
-        script:
-            "../workflow_scripts/layer_metrics.py"
+rule layer_metrics_finetuned:
+    """Every configured metric on every layer of every fine-tuned model, for one target (the fine-tuning jobs save
+    their activations when analysis.finetuned asks)."""
+    input:
+        finetuned_activation_files,
+    output:
+        f"{TABLES}/metrics_finetuned/{{target}}.csv",
+    log:
+        f"{LOGS}/metrics_finetuned/{{target}}.log",
+    benchmark:
+        f"{BENCH}/metrics_finetuned/{{target}}.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    threads: THREADS
+    resources:
+        **METRICS_RESOURCES,
+    params:
+        **METRIC_PARAMS,
+        model_keys=finetuned_keys,
+    script:
+        "../workflow_scripts/layer_metrics.py"
 
 
 rule transferability:

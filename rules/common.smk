@@ -3,6 +3,7 @@ import os
 # Config -> wildcard lists -> paths, in one place. Rules never hard-code a dataset or a number.
 from transferscope.config import finetune_recipe, mode_from_token, mode_token, used_datasets, uses_gpu
 from transferscope.plots.figures import CONDITIONS, FIGURES as FIGURE_TABLE
+from transferscope.resources import ANALYSIS as ANALYSIS_MEMORY, TRAINING as TRAINING_MEMORY, rule_memory
 
 DATASETS = used_datasets(config)
 SOURCES = config["sources"]
@@ -28,6 +29,7 @@ FINETUNE = "results/finetune/{target}/{source}/{arch}/seed{seed}/{ckpt}/{mode}/r
 FINETUNE_STASH = "results/finetune/{target}/{source}/{arch}/seed{seed}/.stash_{mode}"
 SCRATCH = "results/finetune/{target}/scratch/{arch}/seed{seed}/result.json"
 ACTS = "results/activations/{target}/{source}/{arch}/seed{seed}/{ckpt}.npz"
+MODEL_METRICS = "results/tables/metrics/{target}/{source}/{arch}/seed{seed}.csv"
 ACTS_FINETUNED = "results/activations_finetuned/{target}/{source}/{arch}/seed{seed}/{ckpt}/{mode}.npz"
 ANALYSIS = config["analysis"]["enabled"]
 ANALYSE_FINETUNED = ANALYSIS and config["analysis"]["finetuned"]
@@ -40,8 +42,12 @@ BENCH = "results/benchmarks"
 
 # Resources, written once. A rule with gpu=GPU must claim a slot in its script (runtime.claim_device) before CUDA
 # is touched. Training runtime grows with the attempt, so a retry after a time-out gets more time.
-TRAINING_RESOURCES = dict(gpu=GPU, mem_mb=4000, runtime=lambda wc, attempt: 120 * attempt)
-EXTRACT_RESOURCES = dict(gpu=GPU, mem_mb=4000, runtime=30)
+# Memory follows the data: scale × attempt × (family base + copies × input size), transferscope/resources.py.
+MEM_SCALE = config["memory"]["scale"]
+TRAINING_RESOURCES = dict(
+    gpu=GPU, mem_mb=rule_memory(TRAINING_MEMORY, MEM_SCALE), runtime=lambda wc, attempt: 120 * attempt
+)
+EXTRACT_RESOURCES = dict(gpu=GPU, mem_mb=rule_memory(ANALYSIS_MEMORY, MEM_SCALE), runtime=30)
 METRICS_RESOURCES = dict(mem_mb=8000, runtime=60)
 SMALL_RESOURCES = dict(mem_mb=4000, runtime=30)
 # What shapes a layer_metrics table besides the models it reads (its params: a change reruns the metrics).
@@ -82,15 +88,16 @@ def activation_grid():
     ]
 
 
-def activation_files(wildcards):
-    return [
-        ACTS.format(target=wildcards.target, source=k["source"], arch=k["arch"], seed=k["seed"], ckpt=k["checkpoint"])
-        for k in activation_grid()
-    ]
+def pretrained_activations():
+    """Every pre-trained model's activation file (rule extract), when analysis.keep_activations asks for them."""
+    if not (ANALYSIS and config["analysis"]["keep_activations"]):
+        return []
+    return [ACTS.format(target=t, ckpt=k["checkpoint"], **k) for t in TARGETS for k in activation_grid()]
 
 
-def activation_keys(wildcards):
-    return [dict(target=wildcards.target, **k) for k in activation_grid()]
+def run_metrics_tables():
+    """Per pre-training run metrics tables (rule model_metrics), in the order of activation_grid()."""
+    return expand(MODEL_METRICS, target=TARGETS, source=SOURCES, arch=ARCHS, seed=SEEDS)
 
 
 def finetuned_activation_files(wildcards):
@@ -182,7 +189,7 @@ def all_targets():
     """Every table and figure of the run but the ensemble study's (rule all); figures come from the figure table."""
     tables = [f"{TABLES}/{name}.csv" for name in ("finetune", "pretrain", "pretrain_points", "transfer_summary")]
     if ANALYSIS:
-        tables += [f"{TABLES}/metrics.csv", f"{TABLES}/transferability.csv"]
+        tables += [f"{TABLES}/metrics.csv", f"{TABLES}/transferability.csv", *pretrained_activations()]
         if config["analysis"]["reference"].get("values"):
             tables.append(f"{TABLES}/reference_comparison.csv")
     if ANALYSE_FINETUNED:

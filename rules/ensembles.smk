@@ -3,9 +3,9 @@
 # One job per member: member 1 (ordinary fine-tuning) -> SSE chains member k-1 -> k, StarSSE fan-out from
 # member 1; Local / Global DE members fine-tune the pre-trained checkpoints. The table and figures read only
 # the members' saved test-set probabilities, so new metrics never need retraining.
-from transferscope.ensembles.plan import METHOD_PATTERN, EnsemblePlan
+from transferscope.ensembles.plan import EnsemblePlan
 
-ENSEMBLE_DIR = "results/ensembles/{target}/{source}/{arch}/seed{seed}/{method}"
+ENSEMBLE_DIR = "results/ensembles/{target}/{source}/{arch}/seed{seed}/rep{rep}/{method}"
 ENSEMBLE_MEMBER = f"{ENSEMBLE_DIR}/member{{k}}.pt"
 ENSEMBLE_PROBS = f"{ENSEMBLE_DIR}/member{{k}}.npz"
 ENSEMBLES = EnsemblePlan(
@@ -13,7 +13,18 @@ ENSEMBLES = EnsemblePlan(
     member_pattern=ENSEMBLE_MEMBER,
     data_pattern=DATA,
     checkpoint_pattern=PRETRAIN_CKPT,
-    tables=[f"{TABLES}/{name}.csv" for name in ("ensembles", "ensembles_summary", "ensembles_final")],
+    tables=[
+        f"{TABLES}/{name}.csv"
+        for name in (
+            "ensembles",
+            "ensembles_summary",
+            "ensembles_final",
+            "ensemble_distances",
+            "ensemble_pairs",
+            "ensemble_pair_correlations",
+            "ensemble_subsets",
+        )
+    ],
 )
 ensemble_targets = ENSEMBLES.targets  # the tables; [] when the ensembles section is absent or disabled
 
@@ -21,17 +32,18 @@ ensemble_targets = ENSEMBLES.targets  # the tables; [] when the ensembles sectio
 rule ensemble_member:
     """Train one ensemble member; save its weights (.pt) and test-set probabilities (.npz)."""
     input:
-        unpack(lambda wc: ENSEMBLES.inputs(wc.target, wc.seed, wc.method, wc.k)),
+        unpack(lambda wc: ENSEMBLES.inputs(wc.target, wc.seed, wc.method, wc.k, wc.rep)),
     output:
         weights=ENSEMBLE_MEMBER,
         probs=ENSEMBLE_PROBS,
     log:
-        f"{LOGS}/ensembles/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{method}}/member{{k}}.log",
+        f"{LOGS}/ensembles/{{target}}/{{source}}/{{arch}}/seed{{seed}}/rep{{rep}}/{{method}}/member{{k}}.log",
     benchmark:
-        f"{BENCH}/ensembles/{{target}}/{{source}}/{{arch}}/seed{{seed}}/{{method}}/member{{k}}.tsv"
+        f"{BENCH}/ensembles/{{target}}/{{source}}/{{arch}}/seed{{seed}}/rep{{rep}}/{{method}}/member{{k}}.tsv"
     wildcard_constraints:
-        method=METHOD_PATTERN,
+        method=ENSEMBLES.method_pattern(),
         k=r"[0-9]+",
+        rep=r"[0-9]+",
     conda:
         "../envs/transferscope.yaml"
     threads: THREADS
@@ -39,7 +51,7 @@ rule ensemble_member:
         **TRAINING_RESOURCES,
     params:
         **DEVICE_PARAMS,
-        spec=lambda wc: ENSEMBLES.spec(wc.target, wc.seed, wc.method, wc.k),
+        spec=lambda wc: ENSEMBLES.spec(wc.target, wc.seed, wc.method, wc.k, wc.rep),
     script:
         "../workflow_scripts/ensemble_member.py"
 
@@ -85,3 +97,30 @@ rule ensemble_summary:
         "../envs/transferscope.yaml"
     script:
         "../workflow_scripts/ensemble_summary.py"
+
+
+rule ensemble_trajectory_tables:
+    """Along each run, from the saved outputs only: distances of members' pooled test features (MSE, RTD,
+    Wasserstein) and per-layer weights to member 1, diversity and weight cosine of every member pair with their
+    Spearman correlation, and the accuracies of ensembles of size-k member subsets (the variance study)."""
+    input:
+        ENSEMBLES.table_inputs(),
+    output:
+        distances=f"{TABLES}/ensemble_distances.csv",
+        pairs=f"{TABLES}/ensemble_pairs.csv",
+        correlations=f"{TABLES}/ensemble_pair_correlations.csv",
+        subsets=f"{TABLES}/ensemble_subsets.csv",
+    log:
+        f"{LOGS}/tables/ensemble_trajectory_tables.log",
+    benchmark:
+        f"{BENCH}/tables/ensemble_trajectory_tables.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    threads: 1
+    resources:
+        **SMALL_RESOURCES,
+    params:
+        runs=ENSEMBLES.runs(),
+        trajectory=ENSEMBLES.ens.get("trajectory", {}),
+    script:
+        "../workflow_scripts/ensemble_trajectory_tables.py"

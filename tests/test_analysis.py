@@ -212,3 +212,14 @@ def test_reference_comparison_puts_ours_next_to_theirs():
     assert np.isnan(rows.loc["conv1", "ours"]) and np.isnan(rows.loc["conv1", "same_sign"])  # no such layer here
     flipped = reference_comparison(table, {**reference, "values": {"t": {"rsa": {"fc1": -0.3}}}})
     assert not flipped["same_sign"].iloc[0]
+
+
+def test_reference_markdown_table_reads_back_from_csv(tmp_path):
+    from transferscope.analysis.reference import markdown_table, reference_comparison
+
+    metrics, outcomes = _toy_tables()
+    reference = {"outcome": "auc", "values": {"t": {"rsa": {"fc1": 0.8, "conv1": 0.5}}}}
+    reference_comparison(transferability_table(metrics, outcomes), reference).to_csv(tmp_path / "c.csv", index=False)
+    text = markdown_table(pd.read_csv(tmp_path / "c.csv"))
+    assert "| metric | fc1 | conv1 |" in text and "| rsa | +1.00 / +0.80 ✓" in text and "n/a / +0.50 |" in text
+    assert "Same sign: 1 of 2." in text

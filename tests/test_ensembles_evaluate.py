@@ -81,9 +81,10 @@ def test_summary_is_mean_and_sd_over_runs_with_time_as_a_fraction_of_the_deep_en
     from transferscope.ensembles.evaluate import final_summary, summary_table
 
     rows = []
-    for seed, (de_time, sse_time, sse_acc) in {1: (10.0, 4.0, 0.90), 2: (20.0, 6.0, 0.94)}.items():
+    # two runs: replicates 1 and 2 of pre-training seed 1 (each divided by its own replicate's Deep Ensemble)
+    for rep, (de_time, sse_time, sse_acc) in {1: (10.0, 4.0, 0.90), 2: (20.0, 6.0, 0.94)}.items():
         for method, seconds, acc in (("local_de", de_time, 0.92), ("sse", sse_time, sse_acc)):
-            keys = dict(target="t", source="s", arch="a", seed=seed, method=method, k=2)
+            keys = dict(target="t", source="s", arch="a", seed=1, replicate=rep, method=method, k=2)
             rows += [{**keys, "metric": "train_seconds", "value": seconds}, {**keys, "metric": "ens_acc", "value": acc}]
     summary = summary_table(pd.DataFrame(rows)).set_index(["method", "metric"])
     assert summary.loc[("sse", "ens_acc"), "mean"] == pytest.approx(0.92)

@@ -1,14 +1,16 @@
 """The ensemble job graph (which member starts from which; shared members) and the config section."""
 import copy
+import re
 
 import pytest
 import yaml
 
 from conftest import REPO
 from transferscope.config import ConfigError, validate_config
-from transferscope.ensembles.plan import EnsemblePlan, owner
+from transferscope.ensembles.plan import EnsemblePlan
+from transferscope.ensembles.variants import VariantError, parse_variant, variant_name
 
-PATTERNS = dict(member_pattern="E/{target}/{source}/{arch}/seed{seed}/{method}/member{k}.pt",
+PATTERNS = dict(member_pattern="E/{target}/{source}/{arch}/seed{seed}/rep{rep}/{method}/member{k}.pt",
                 data_pattern="D/{dataset}.pt", checkpoint_pattern="P/{source}/{arch}/seed{seed}/{ckpt}.pt",
                 tables=["T/ensembles.csv", "T/ensembles_summary.csv"])
 
@@ -18,15 +20,68 @@ def default_config():
         return validate_config(yaml.safe_load(fh))
 
 
-def member(method, k, seed=1):
-    return f"E/digits59_ens/digits04/small_resnet/seed{seed}/{method}/member{k}.pt"
+def member(method, k, seed=1, rep=1):
+    return f"E/digits59_ens/digits04/small_resnet/seed{seed}/rep{rep}/{method}/member{k}.pt"
+
+
+def plan_with(**changes):
+    cfg = default_config()
+    cfg["ensembles"].update(changes)
+    return EnsemblePlan(validate_config(cfg), **PATTERNS)
 
 
 def test_owner_shares_member1_and_the_plain_first_cycle():
+    owner = EnsemblePlan(default_config(), **PATTERNS).owner
     assert owner("sse_rtd", 1) == ("first", 1) and owner("local_de", 1) == ("first", 1)
     assert owner("sse", 2) == owner("starsse_wo", 2) == owner("starsse_ce", 2) == ("starsse", 2)
     assert owner("sse_mse", 2) == ("sse_mse", 2) and owner("starsse_freeze-stage1", 2) == ("starsse_freeze-stage1", 2)
     assert owner("sse", 3) == ("sse", 3)
+
+
+def test_variant_names_are_canonical():
+    assert parse_variant("sse_mse[beta=20]") == ("sse_mse", {"beta": 20})
+    assert parse_variant(" starsse[cycle_epochs=3, cycle_lr=0.1] ") == ("starsse", {"cycle_epochs": 3, "cycle_lr": 0.1})
+    assert parse_variant("starsse_wo[detached=true,form=displacement]")[1] == {"detached": True, "form": "displacement"}
+    assert variant_name("starsse", {"cycle_lr": 0.1, "cycle_epochs": 3}) == "starsse[cycle_epochs=3,cycle_lr=0.1]"
+    assert variant_name("sse", {}) == "sse"
+    for bad in ("sse[]", "sse[beta]", "sse[beta=1,beta=2]", "SSE", "sse[beta=[1]]"):
+        with pytest.raises(VariantError):
+            parse_variant(bad)
+
+
+def test_a_beta_sweep_is_one_variant_per_value_with_its_own_members():
+    plan = plan_with(methods=["sse_mse", "sse_mse[beta=5]", "sse_mse[beta=20]", "starsse_wo[form=displacement]"])
+    assert plan.methods() == ["sse_mse", "sse_mse[beta=5]", "sse_mse[beta=20]", "starsse_wo[form=displacement]"]
+    betas = [plan.spec("digits59_ens", 1, m, 3)["mse"]["beta"] for m in plan.methods()[:3]]
+    assert betas == [plan.ens["mse"]["beta"], 5, 20]
+    files = [plan.member_file("digits59_ens", 1, m, 3) for m in plan.methods()]
+    assert len(set(files)) == 4 and files[1] == member("sse_mse[beta=5]", 3)
+    assert plan.inputs("digits59_ens", 1, "sse_mse[beta=5]", 3)["init"] == member("sse_mse[beta=5]", 2)
+    # the WO variant still shares StarSSE's plain member 2; its cycles use the displacement form
+    assert plan.owner("starsse_wo[form=displacement]", 2) == ("starsse", 2)
+    assert plan.spec("digits59_ens", 1, "starsse_wo[form=displacement]", 3)["wo"]["form"] == "displacement"
+    assert re.fullmatch(plan.method_pattern(), "sse_mse[beta=5]") and not re.fullmatch(plan.method_pattern(), "sse_mse[beta=7]")
+
+
+def test_a_cycle_variant_trains_its_own_second_member():
+    plan = plan_with(methods=["sse", "sse[cycle_lr=0.1]", "starsse_freeze[level=stage1,cycle_lr=0.2]"])
+    assert plan.owner("sse[cycle_lr=0.1]", 2) == ("sse[cycle_lr=0.1]", 2)
+    assert plan.spec("digits59_ens", 1, "sse[cycle_lr=0.1]", 2)["recipe"]["lr"] == 0.1
+    frozen = plan.spec("digits59_ens", 1, "starsse_freeze[cycle_lr=0.2,level=stage1]", 2)
+    assert frozen["freeze"]["level"] == "stage1" and frozen["recipe"]["lr"] == 0.2
+    assert plan.methods()[-1] == "starsse_freeze[cycle_lr=0.2,level=stage1]"  # a level: no expansion
+
+
+def test_replicates_derive_every_stream_from_seed_and_replicate():
+    plan = plan_with(replicates=3)
+    assert len(plan.runs()) == 2 * 3 * 10 and {r["replicate"] for r in plan.runs()} == {1, 2, 3}
+    seeds = {plan.spec("digits59_ens", 1, "local_de", 2, rep)["member_seed"] for rep in (1, 2, 3)}
+    assert len(seeds) == 3
+    assert plan.spec("digits59_ens", 1, "first", 1, 1) == EnsemblePlan(default_config(), **PATTERNS).spec(
+        "digits59_ens", 1, "first", 1)  # replicate 1 = the run without replicates
+    assert plan.inputs("digits59_ens", 1, "sse", 3, 2)["init"] == member("starsse", 2, rep=2)
+    orders = [[plan.pretrain_seed(1, "global_de", k, rep) for k in range(2, 6)] for rep in (1, 2, 3)]
+    assert orders[0] == [2, 3, 4, 5] and all(sorted(o) == [2, 3, 4, 5] for o in orders) and len(set(map(tuple, orders))) > 1
 
 
 def test_default_plan_graph():
@@ -81,6 +136,12 @@ def test_disabled_or_absent_section_plans_nothing():
     (lambda e: e.update(methods=["sse", "bagging"]), "ensembles.methods"),
     (lambda e: e.update(members=1), "ensembles.members"),
     (lambda e: e["rtd"].update(points=17), "ensembles.rtd.points: 17 is more than a batch holds"),
+    (lambda e: e.update(methods=["sse_mse[gamma=2]"]), r"ensembles.methods[0]: sse_mse has no hyperparameter gamma"),
+    (lambda e: e.update(methods=["sse_mse[beta=-1]"]), r"ensembles.methods[0]: sse_mse[beta=-1]: -1 is less than"),
+    (lambda e: e.update(methods=["local_de[cycle_lr=0.1]"]), "local_de has no hyperparameter cycle_lr"),
+    (lambda e: e.update(methods=["sse_mse[beta=5]", "sse_mse[beta=5.0]"]), "two entries name the same variant"),
+    (lambda e: e.update(methods=["sse_mse[beta=5"]), "ensembles.methods[0]"),
+    (lambda e: e.update(replicates=0), "ensembles.replicates"),
 ])
 def test_bad_ensemble_sections_name_the_key(edit, message):
     with open(f"{REPO}/config.yaml") as fh:

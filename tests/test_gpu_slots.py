@@ -197,3 +197,12 @@ def test_every_rule_that_requests_a_gpu_claims_a_slot(tmp_path, config):
     for rule in gpu_rules:
         script = open(os.path.join(REPO, "workflow_scripts", f"{rule}.py")).read()
         assert "claim_device(smk.params.device)" in script, rule
+
+
+@pytest.mark.parametrize("device, gpus, expected", [
+    ("auto", "2", 1), ("auto", "0", 0), ("cuda", "0", 1), ("cpu", "4", 0),
+])
+def test_gpu_resource_follows_the_hardware_for_device_auto(device, gpus, expected):
+    from transferscope.config import uses_gpu
+
+    assert uses_gpu({"device": device}, {"TRANSFERSCOPE_GPUS": gpus, "PATH": ""}) == expected

@@ -11,7 +11,7 @@ from conftest import REPO
 from workflow_helpers import run_snakemake
 SLURM_PROFILE = os.path.join(REPO, "profiles", "slurm")
 TRAINING = ("pretrain", "finetune", "scratch")
-GPU_RULES = TRAINING + ("extract", "ensemble_member")
+GPU_RULES = TRAINING + ("extract", "model_metrics", "ensemble_member")
 
 
 def dry_run(workdir, configfile, *args):
@@ -47,7 +47,7 @@ def test_training_runtime_grows_with_attempt():
     rules = {name: open(os.path.join(REPO, "rules", f"{name}.smk")).read()
              for name in ("common", "pretrain", "finetune", "ensembles")}
     assert rules["common"].count("runtime=lambda wc, attempt: 120 * attempt") == 1
-    assert "TRAINING_RESOURCES = dict(gpu=GPU," in rules["common"]
+    assert re.search(r"TRAINING_RESOURCES = dict\(\s*gpu=GPU,", rules["common"])
     uses = {name: text.count("**TRAINING_RESOURCES,") for name, text in rules.items()}
     assert uses == {"common": 0, "pretrain": 1, "finetune": 2, "ensembles": 1}  # + scratch, ensemble_member
 

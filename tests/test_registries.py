@@ -13,7 +13,7 @@ from conftest import REPO
 from transferscope.config import SCHEMA_PATH, load_config, load_schema, registry_names, registry_patterns
 from transferscope.data.derive import OPS
 from transferscope.data.sources import SOURCES
-from transferscope.ensembles.plan import METHOD_PATTERN, METHODS, EnsemblePlan
+from transferscope.ensembles.plan import METHODS, VARIANT_PATTERN, EnsemblePlan
 from transferscope.metrics import registry as metric_registry
 from transferscope.metrics.registry import REGISTRY, LayerMetric, layer_metric, metric_names, register
 from transferscope.models import ARCHS
@@ -36,7 +36,9 @@ def test_schema_enums_equal_registry_keys():
     metrics = schema["properties"]["analysis"]["properties"]["metrics"]
     assert metrics["items"]["enum"] == list(REGISTRY) and metrics["default"] == metric_names(default_only=True)
     methods = schema["properties"]["ensembles"]["properties"]["methods"]
-    assert methods["items"]["enum"] == list(METHODS) == methods["default"]
+    assert methods["default"] == list(METHODS)
+    assert methods["items"]["pattern"] == names.anchored(VARIANT_PATTERN)
+    assert re.match(methods["items"]["pattern"], "sse_mse[beta=20]") and not re.match(methods["items"]["pattern"], "sse_x")
 
 
 def test_schema_file_holds_no_second_copy_of_a_registry_list():
@@ -68,8 +70,9 @@ def test_method_pattern_matches_every_member_directory():
     plan = EnsemblePlan(config, member_pattern="{target}/{source}/{arch}/seed{seed}/{method}/member{k}.pt",
                         data_pattern="{dataset}", checkpoint_pattern="{source}/{arch}/{seed}/{ckpt}")
     directories = {run["probs"][k].split("/")[4] for run in plan.runs() for k in range(plan.members)}
-    assert directories and all(re.fullmatch(METHOD_PATTERN, d) for d in directories)
-    assert not re.fullmatch(METHOD_PATTERN, "starsse_freeze") and not re.fullmatch(METHOD_PATTERN, "deep")
+    pattern = plan.method_pattern()
+    assert directories and all(re.fullmatch(pattern, d) for d in directories)
+    assert not re.fullmatch(pattern, "starsse_freeze") and not re.fullmatch(pattern, "deep")
 
 
 def test_every_source_requirement_is_a_dataset_key():

@@ -91,6 +91,33 @@ def test_analysis_tables(finished_run):
     assert len(list(finished_run.glob("results/activations_finetuned/digits69/*/mnist_cnn/seed1/*/*.npz"))) == 8
 
 
+def test_metrics_from_saved_activations_equal_the_metrics_table(finished_run, tmp_path):
+    """model_metrics computes activations in memory; the same metrics from rule extract's files give the same rows."""
+    from transferscope.analysis.jobs import run_layer_metrics
+    from transferscope.metrics.registry import metric_names
+
+    params = yaml.safe_load(open(TINY))["analysis"]
+    files = sorted(finished_run.glob("results/activations/digits69/*/mnist_cnn/seed1/*.npz"))
+    keys = [dict(target="digits69", source=f.parent.parent.parent.name, arch="mnist_cnn", seed=1, checkpoint=f.stem)
+            for f in files]
+    metrics = metric_names()
+    saved = run_layer_metrics([str(f) for f in files], keys, metrics, tmp_path / "m.csv",
+                              twonn_subsets=params["twonn_subsets"], seed=0, metric_bootstrap=200)
+    table = pd.read_csv(finished_run / "results/tables/metrics.csv")
+    table = table[(table["target"] == "digits69") & table["metric"].isin(metrics)]
+    on = ["source", "checkpoint", "layer", "metric"]
+    both = saved.merge(table, on=on, suffixes=("_saved", "_table"))
+    assert len(both) == len(saved) == len(table) > 0
+    for column in ("value", "sd", "ci_low", "ci_high"):
+        pd.testing.assert_series_equal(both[f"{column}_saved"], both[f"{column}_table"], check_names=False, rtol=1e-9)
+
+
+def test_without_keep_activations_only_the_rdm_model_is_extracted(tmp_path):
+    path = edited_config(TINY, tmp_path / "lean.yaml", lambda c: c["analysis"].__setitem__("keep_activations", False))
+    jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path).stdout)
+    assert jobs["extract"] == 1 and jobs["model_metrics"] == 2  # the RDM figure's run; one metrics job per run
+
+
 def test_report(finished_run, workflow_copy):
     snakemake(finished_run, "--report", "results/report.html", repo=workflow_copy)
     html = (finished_run / "results/report.html").read_text(errors="ignore")
@@ -150,6 +177,14 @@ def test_cuda_config_requests_gpu_on_training_jobs(tmp_path):
     assert all("gpu=1" in b for b in blocks)
     other = rule_blocks(out, r"prepare_dataset|figure_\w+")
     assert other and not any("gpu=1" in b for b in other)
+
+
+@pytest.mark.parametrize("gpus, expected", [("1", True), ("0", False)])
+def test_device_auto_requests_a_gpu_only_where_there_is_one(tmp_path, monkeypatch, gpus, expected):
+    monkeypatch.setenv("TRANSFERSCOPE_GPUS", gpus)  # what the machine building the DAG reports
+    path = edited_config(TINY, tmp_path / "auto.yaml", lambda c: c.__setitem__("device", "auto"))
+    blocks = rule_blocks(snakemake(tmp_path, "-n", configfile=path).stdout, "pretrain|finetune|scratch|model_metrics")
+    assert blocks and all(("gpu=1" in b) == expected for b in blocks)
 
 
 @pytest.mark.parametrize("edit, key", [

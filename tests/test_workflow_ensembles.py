@@ -13,8 +13,13 @@ TARGETS = ["results/tables/ensembles.csv"] + [f"results/figures/ensemble_{n}.png
                                               for n in ("size", "diversity", "trajectory", "freeze")]
 SUMMARIES = ["results/tables/ensembles_summary.csv", "results/tables/ensembles_final.csv"]
 TARGETS += SUMMARIES
-METHODS = {"local_de", "global_de", "sse", "starsse", "sse_mse", "sse_rtd", "starsse_freeze-stage2", "starsse_wo",
-           "starsse_ce", "starsse_mse", "starsse_rtd"}
+# along the trajectory (rule ensemble_trajectory_tables) and their figures
+TRAJECTORY = {name: f"results/tables/ensemble_{name}.csv" for name in ("distances", "pairs", "pair_correlations",
+                                                                         "subsets")}
+TRAJECTORY_FIGURES = [f"results/figures/ensemble_{n}.png" for n in ("stage_distances", "cosine_diversity", "subsets")]
+TARGETS += [*TRAJECTORY.values(), *TRAJECTORY_FIGURES]
+METHODS = {"local_de", "global_de", "sse", "starsse", "sse_mse", "sse_mse[beta=5]", "sse_rtd", "starsse_freeze-stage2",
+           "starsse_wo", "starsse_ce", "starsse_mse", "starsse_rtd"}
 pytestmark = pytest.mark.slow
 
 
@@ -35,7 +40,7 @@ def finished(tmp_path_factory):
 
 def test_table_members_and_figures(finished):
     table = pd.read_csv(finished / "results/tables/ensembles.csv")
-    assert list(table.columns) == ["target", "source", "arch", "seed", "method", "k", "metric", "value"]
+    assert list(table.columns) == ["target", "source", "arch", "seed", "replicate", "method", "k", "metric", "value"]
     assert set(table["method"]) == METHODS and set(table["k"]) == {1, 2, 3}
     assert {"ens_acc", "ens_nll", "ens_ece", "ens_brier", "diversity", "member_acc", "member_nll",
             "train_seconds"} <= set(table["metric"])
@@ -43,10 +48,14 @@ def test_table_members_and_figures(finished):
     assert acc.between(0, 1).all()
     first = table[(table["k"] == 1) & (table["metric"] == "member_acc")]["value"]
     assert first.nunique() == 1  # member 1 is shared by every method
-    run_dir = finished / "results/ensembles/digits69/digits03/small_resnet/seed1"
+    run_dir = finished / "results/ensembles/digits69/digits03/small_resnet/seed1/rep1"
     assert (run_dir / "first/member1.pt").exists() and (run_dir / "first/member1.npz").exists()
     assert not (run_dir / "sse/member2.pt").exists()  # SSE's member 2 is StarSSE's (one cycle from member 1)
     assert (run_dir / "starsse/member2.pt").exists() and (run_dir / "sse/member3.pt").exists()
+    # the beta sweep: two variants of sse_mse, each with its own members and its own rows
+    assert (run_dir / "sse_mse/member3.pt").exists() and (run_dir / "sse_mse[beta=5]/member3.pt").exists()
+    sweep = table[table["method"].str.startswith("sse_mse") & (table["metric"] == "member_acc") & (table["k"] == 3)]
+    assert sorted(sweep["method"]) == ["sse_mse", "sse_mse[beta=5]"]
     for path in TARGETS[1:5]:
         assert (finished / path).stat().st_size > 10_000
     summary = pd.read_csv(finished / SUMMARIES[0])
@@ -56,6 +65,40 @@ def test_table_members_and_figures(finished):
     final = pd.read_csv(finished / SUMMARIES[1])
     assert set(final["method"]) == METHODS and (final["k"] == 3).all() and "diversity" in final.columns
     assert not list(finished.glob("results/**/.resume*")) and not list(finished.glob("results/**/*.tmp"))
+
+
+def test_trajectory_tables_and_figures(finished):
+    distances = pd.read_csv(finished / TRAJECTORY["distances"])
+    assert list(distances.columns) == ["target", "source", "arch", "seed", "replicate", "method", "k", "measure",
+                                       "layer", "value"]
+    assert set(distances["method"]) == METHODS and set(distances["k"]) == {1, 2, 3}
+    assert set(distances["measure"]) == {"feature_mse", "feature_rtd", "feature_wasserstein", "weight_l2",
+                                         "weight_mse"}
+    assert set(distances["layer"]) == {"pool", "stem", "stage1", "stage2", "stage3", "fc", "all"}
+    assert (distances.loc[distances["k"] == 1, "value"] == 0).all()
+    assert (distances.loc[distances["k"] > 1, "value"] >= 0).all()
+    frozen = distances[(distances["method"] == "starsse_freeze-stage2") & distances["layer"].isin(["stem", "stage2"])]
+    assert (frozen["value"] == 0).all()  # layers up to stage2 do not move from member 1
+    table = pd.read_csv(finished / "results/tables/ensembles.csv").set_index(["method", "k", "metric"])["value"]
+    sse = distances[(distances["method"] == "sse") & (distances["k"] == 3)].set_index(["measure", "layer"])["value"]
+    assert sse[("feature_mse", "pool")] == pytest.approx(table[("sse", 3, "dist_features")], rel=1e-6)
+    assert sse[("weight_l2", "all")] == pytest.approx(table[("sse", 3, "dist_weights")])
+    pairs = pd.read_csv(finished / TRAJECTORY["pairs"])
+    assert list(pairs.columns) == ["target", "source", "arch", "seed", "replicate", "method", "a", "b", "diversity",
+                                   "weight_cosine"]
+    assert len(pairs) == 3 * len(METHODS) and pairs["weight_cosine"].between(-1, 1 + 1e-9).all()
+    rho = pd.read_csv(finished / TRAJECTORY["pair_correlations"])
+    assert set(rho["scope"]) == {"run", "method", "all"} and (rho["pairs"] > 0).all()
+    subsets = pd.read_csv(finished / TRAJECTORY["subsets"]).set_index(["method", "k"])
+    assert set(subsets.index.get_level_values("method")) == METHODS
+    # max_subsets 2: StarSSE keeps member 1 (C(2, 1) = 2 pairs, all), Local DE samples 2 of its C(3, 2) = 3
+    assert subsets.loc[("starsse", 2), "subsets"] == 2 and subsets.loc[("starsse", 2), "exhaustive"]
+    assert subsets.loc[("local_de", 2), "subsets"] == 2 and not subsets.loc[("local_de", 2), "exhaustive"]
+    full = subsets.xs(3, level="k")
+    assert (full["subsets"] == 1).all()
+    assert all(full.loc[m, "mean_acc"] == pytest.approx(table[(m, 3, "ens_acc")]) for m in METHODS)
+    for path in TRAJECTORY_FIGURES:
+        assert (finished / path).stat().st_size > 10_000
 
 
 def test_nothing_to_do_after_run(finished):
@@ -71,6 +114,26 @@ def test_variant_parameter_reruns_only_the_methods_it_shapes(finished, tmp_path)
     assert {m.split("/")[-2] for m in members} == {"sse_mse", "starsse_mse"}
 
 
+def test_a_new_variant_adds_its_members_and_reruns_nothing_that_existed(finished, tmp_path):
+    path = edited_config(TINY, tmp_path / "sweep.yaml",
+                         lambda c: c["ensembles"]["methods"].append("starsse_mse[beta=3]"))
+    out = run(finished, "-n", configfile=path).stdout
+    jobs = planned_jobs(out)
+    assert jobs.pop("ensemble_member") == 2  # members 2 and 3 of the new variant; member 1 is shared
+    assert set(re.findall(r"output: \S+/(starsse_mse\S*)/member\d\.pt", out)) == {"starsse_mse[beta=3]"}
+    assert set(jobs) <= {"ensemble_table", "ensemble_summary", "ensemble_trajectory_tables", "all"} | {
+        f"figure_ensemble_{n}" for n in ("size", "diversity", "trajectory", "freeze", "stage_distances",
+                                         "cosine_diversity", "subsets")}
+
+
+def test_replicates_plan_one_run_per_seed_and_replicate(tmp_path):
+    path = edited_config(TINY, tmp_path / "reps.yaml", lambda c: c["ensembles"].__setitem__("replicates", 2))
+    out = run(tmp_path, "-n", configfile=path).stdout
+    members = set(re.findall(r"output: (\S+member\d\.pt)", out))
+    assert {m.split("/")[-3] for m in members} == {"rep1", "rep2"}
+    assert len(members) == 2 * len({m.replace("rep2", "rep1") for m in members})
+
+
 def test_disabled_section_plans_no_ensemble_job(tmp_path):
     path = edited_config(TINY, tmp_path / "off.yaml", lambda c: c["ensembles"].__setitem__("enabled", False))
     jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path).stdout)
@@ -81,8 +144,8 @@ def test_cuda_config_requests_gpu_on_member_jobs(tmp_path):
     path = edited_config(TINY, tmp_path / "cuda.yaml", lambda c: c.__setitem__("device", "cuda"))
     out = run(tmp_path, "-n", configfile=path).stdout
     blocks = rule_blocks(out, "ensemble_member")
-    # first, DEs, starsse, sse, sse_mse, sse_rtd, freeze, wo, ce, starsse_mse, starsse_rtd
-    assert len(blocks) == 1 + 2 + 2 + 2 + 1 + 2 + 2 + 2 + 1 + 1 + 2 + 2
+    # first, DEs, starsse, sse, sse_mse, sse_mse[beta=5], sse_rtd, freeze, wo, ce, starsse_mse, starsse_rtd
+    assert len(blocks) == 1 + 2 + 2 + 2 + 1 + 2 + 2 + 2 + 2 + 1 + 1 + 2 + 2
     assert all("gpu=1" in b for b in blocks)
-    other = rule_blocks(out, r"ensemble_table|figure_ensemble_\w+")
+    other = rule_blocks(out, r"ensemble_table|ensemble_trajectory_tables|figure_ensemble_\w+")
     assert other and not any("gpu=1" in b for b in other)

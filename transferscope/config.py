@@ -58,13 +58,14 @@ def registry_names() -> dict[tuple[str, ...], list[str]]:
         (*analysis, "metrics", "default"): metric_names(default_only=True),
         (*analysis, "outcome", "enum"): list(OUTCOMES),
         (*analysis, "reference", "properties", "outcome", "enum"): list(OUTCOMES),
-        (*ensembles, "methods", "items", "enum"): list(METHODS),
         (*ensembles, "methods", "default"): list(METHODS),
     }
 
 
 def registry_patterns() -> dict[tuple[str, ...], str]:
     """Schema location -> the pattern of ``transferscope.names`` its strings must match (wildcard names)."""
+    from transferscope.ensembles.plan import VARIANT_PATTERN
+
     return {
         ("definitions", "checkpoint"): names.POINT,
         ("properties", "finetune", "properties", "modes", "items"): names.MODE,
@@ -72,6 +73,7 @@ def registry_patterns() -> dict[tuple[str, ...], str]:
         ("properties", "datasets", "propertyNames"): names.NAME,
         ("properties", "pretrained", "propertyNames"): names.NAME,
         ("properties", "ensembles", "properties", "source"): names.NAME,
+        ("properties", "ensembles", "properties", "methods", "items"): VARIANT_PATTERN,
     }
 
 
@@ -229,13 +231,13 @@ def _ensemble_problems(config: dict) -> list[str]:
     from transferscope.ensembles.plan import METHODS
     from transferscope.models import layer_names, tap_names
 
-    problems = []
+    problems, variants = _variant_problems(ens)
     datasets = config["datasets"]
     for i, name in enumerate(ens["targets"]):
         if name not in datasets:
             problems.append(f"  ensembles.targets[{i}]: dataset {name!r} is not defined under 'datasets'")
     weighted = {int(w["seed"]) for w in ens["weights"]}
-    methods = ens["methods"]
+    methods = [name for name, _ in variants]
     global_de = any(METHODS[method].pretrain_seeds == "global" for method in methods)
     needed = set(ens["seeds"]) | (set(ens["global_seeds"]) if global_de else set())
     if not needed <= weighted:
@@ -255,7 +257,7 @@ def _ensemble_problems(config: dict) -> list[str]:
             if len(others) < ens["members"] - 1:
                 problems.append(f"  ensembles.global_seeds: global_de with {ens['members']} members needs "
                                 f"{ens['members'] - 1} pre-training seeds other than {seed}, got {others}")
-    for i, method in enumerate(methods):
+    for i, method in enumerate(methods):  # (indices of the well-formed entries)
         lacking = [tap for tap in METHODS[method].needs_taps if tap not in tap_names(ens["arch"])]
         if lacking:
             problems.append(f"  ensembles.methods[{i}]: {method} needs the tap(s) {lacking}, which {ens['arch']} lacks")
@@ -272,6 +274,44 @@ def _ensemble_problems(config: dict) -> list[str]:
         if len(set(ens["freeze"]["levels"])) != len(ens["freeze"]["levels"]):
             problems.append("  ensembles.freeze.levels: duplicate entries")
     return problems
+
+
+def _variant_problems(ens: dict) -> tuple[list[str], list[tuple[str, dict]]]:
+    """Problems of the ``ensembles.methods`` entries (malformed, unknown or ill-typed overrides, two entries naming
+    one variant) and the (method, overrides) of the well-formed ones."""
+    import jsonschema
+
+    from transferscope.ensembles.plan import METHODS
+    from transferscope.ensembles.variants import VariantError, allowed_keys, apply_overrides, parse_variant, variant_name
+
+    properties = load_schema()["properties"]["ensembles"]["properties"]
+    problems, variants, names = [], [], []
+    for i, entry in enumerate(ens["methods"]):
+        try:
+            name, overrides = parse_variant(entry)
+        except VariantError as exc:
+            problems.append(f"  ensembles.methods[{i}]: {exc}")
+            continue
+        if name not in METHODS:
+            problems.append(f"  ensembles.methods[{i}]: unknown method {name!r} (known: {list(METHODS)})")
+            continue
+        method = METHODS[name]
+        section = method.section
+        allowed = allowed_keys(section, list(ens[section]) if section else [], method.start != "checkpoint")
+        unknown = sorted(set(overrides) - set(allowed))
+        if unknown:
+            problems.append(f"  ensembles.methods[{i}]: {name} has no hyperparameter {', '.join(unknown)} "
+                            f"(a variant of {name} may set: {', '.join(allowed) or 'nothing'})")
+            continue
+        changed = apply_overrides(ens, section, overrides)
+        for key in {section, *overrides} & set(properties):
+            for err in jsonschema.Draft7Validator(properties[key]).iter_errors(changed[key]):
+                problems.append(f"  ensembles.methods[{i}]: {entry}: {err.message}")
+        variants.append((name, overrides))
+        names.append(variant_name(name, overrides))
+    if len(set(names)) != len(names):
+        problems.append(f"  ensembles.methods: two entries name the same variant ({names})")
+    return problems, variants
 
 
 def load_config(path: str | Path) -> dict:
@@ -317,6 +357,13 @@ def finetune_recipe(config: dict, mode: str) -> dict:
     return {**config["finetune"]["recipe"], **config["finetune"]["mode_recipes"].get(mode, {})}
 
 
-def uses_gpu(config: dict) -> int:
-    """Value of the ``gpu`` resource of training rules: 1 when device is cuda, else 0."""
-    return 1 if config.get("device") == "cuda" else 0
+def uses_gpu(config: dict, environ=None) -> int:
+    """Value of the ``gpu`` resource of the rules that may use one: 1 for ``device: cuda``, 0 for ``cpu``, and for
+    ``auto`` 1 when the machine that builds the DAG has GPUs (``TRANSFERSCOPE_GPUS`` or ``nvidia-smi -L``; no CUDA
+    initialisation), so ``--resources gpu=N`` runs N GPU jobs at once on a workstation."""
+    device = config.get("device", "auto")
+    if device == "auto":
+        from transferscope.gpu_slots import count_gpus
+
+        return 1 if count_gpus(environ) > 0 else 0
+    return 1 if device == "cuda" else 0

@@ -14,7 +14,7 @@ run_member(
     earlier_paths=list(getattr(smk.input, "earlier", [])),
     out_weights=smk.output.weights,
     out_probs=smk.output.probs,
-    keys={"target": wc.target, "source": wc.source, "arch": wc.arch, "seed": int(wc.seed)},
+    keys={"target": wc.target, "source": wc.source, "arch": wc.arch, "seed": int(wc.seed), "replicate": int(wc.rep)},
     device=smk.params.device,
     cuda=smk.params.cuda,
 )

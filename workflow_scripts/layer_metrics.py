@@ -1,4 +1,4 @@
-"""Rule layer_metrics: activation files of one target -> results/tables/metrics/{target}.csv."""
+"""Rule layer_metrics_finetuned: fine-tuned models' activation files of one target -> results/tables/metrics_finetuned/{target}.csv."""
 from transferscope.analysis.jobs import run_layer_metrics
 from transferscope.runtime import setup_job
 

@@ -35,12 +35,31 @@ def run_extract(target_path, checkpoints: dict[str, str], outputs: dict[str, str
                  {k: v.shape[1] for k, v in acts.items()})
 
 
+def run_model_metrics(target_path, checkpoints: dict[str, str], key: dict, metrics: list[str], out_csv: str | Path,
+                      *, n_samples: int, pool: str, seed: int, split: str = "test", device: str = "auto",
+                      twonn_subsets: int = 0, metric_bootstrap: int = 0) -> pd.DataFrame:
+    """Metrics table of one pre-training run (``key``: target, source, arch, seed) on one target: the activations of
+    each checkpoint (point -> path) on the analysis sample are computed in memory, never written (rule extract
+    writes them when asked), so a run of hundreds of models needs no activation store."""
+    dev = resolve_device(device)
+    target = Bundle.load(target_path)
+    images, labels, _ = sample_images(target, n_samples, seed, split)
+    rows = []
+    for i, (point, ckpt_path) in enumerate(checkpoints.items()):
+        blob = load_checkpoint(ckpt_path)
+        check_fits(blob, target, ckpt_path)
+        model = model_from_checkpoint(blob, ckpt_path).to(dev)
+        acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=pool)
+        for row in layer_metric_rows(acts, labels.numpy(), metrics, twonn_subsets=twonn_subsets, seed=seed,
+                                     metric_bootstrap=metric_bootstrap):
+            rows.append({**key, "checkpoint": point, **row})
+        log.info("metrics %d/%d: %s", i + 1, len(checkpoints), ckpt_path)
+    return write_metrics_table(rows, out_csv)
+
+
 def run_layer_metrics(files: list[str], keys: list[dict], metrics: list[str], out_csv: str | Path,
                       twonn_subsets: int = 0, seed: int = 0, metric_bootstrap: int = 0) -> pd.DataFrame:
-    """Tidy metrics table (keys…, layer, metric, value, sd, ci_low, ci_high) over the activation ``files``.
-
-    ``sd``: TwoNN over subsets (``twonn_subsets``); ``ci_low``/``ci_high``: 95 % bootstrap interval of
-    sum_of_squares and rsa (``metric_bootstrap`` replicates). NaN where not computed."""
+    """Metrics table (keys…, layer, metric, value, sd, ci_low, ci_high) over saved activation ``files``."""
     rows = []
     for i, (path, key) in enumerate(zip(files, keys)):
         acts, labels = load_activations(path)
@@ -48,6 +67,12 @@ def run_layer_metrics(files: list[str], keys: list[dict], metrics: list[str], ou
                                      metric_bootstrap=metric_bootstrap):
             rows.append({**key, **row})
         log.info("metrics %d/%d: %s", i + 1, len(files), path)
+    return write_metrics_table(rows, out_csv)
+
+
+def write_metrics_table(rows: list[dict], out_csv: str | Path) -> pd.DataFrame:
+    """Tidy metrics table: model keys, layer, metric, value, ``sd`` (TwoNN over ``twonn_subsets`` subsets),
+    ``ci_low``/``ci_high`` (95 % bootstrap interval, ``metric_bootstrap`` replicates); NaN where not computed."""
     frame = pd.DataFrame(rows)
     for column in ("sd", "ci_low", "ci_high"):
         if column not in frame:

@@ -14,7 +14,7 @@ COLUMNS = ["target", "arch", "metric", "layer", "outcome", "level", "mode", "our
 
 
 def reference_comparison(transferability: pd.DataFrame, reference: dict) -> pd.DataFrame:
-    """One row per reference value (``reference["values"][target][metric][layer]``), in that order.
+    """One row per reference value (``reference["values"][target][metric][layer]``), layers in forward order.
 
     ``same_sign`` is NaN where ours is undefined (e.g. a constant metric). ``mode`` / ``arch`` None: the first in
     sorted order, as the figures do."""
@@ -25,10 +25,12 @@ def reference_comparison(transferability: pd.DataFrame, reference: dict) -> pd.D
     arch = reference.get("arch") or (sorted(spearman["arch"].unique())[0] if len(spearman) else None)
     spearman = spearman[(spearman["mode"] == mode) & (spearman["arch"] == arch)]
     spearman = spearman[spearman["group"].fillna("").astype(str) == ""].set_index(["target", "metric", "layer"])
+    # layers in the forward order of transferability.csv (the config's mappings arrive with sorted keys)
+    forward = {layer: i for i, layer in enumerate(dict.fromkeys(spearman.index.get_level_values("layer")))}
     rows = []
     for target, by_metric in reference.get("values", {}).items():
         for metric, by_layer in by_metric.items():
-            for layer, value in by_layer.items():
+            for layer, value in sorted(by_layer.items(), key=lambda item: forward.get(item[0], len(forward))):
                 ours = spearman.loc[(target, metric, layer)] if (target, metric, layer) in spearman.index else None
                 rho = float(ours["value"]) if ours is not None else np.nan
                 rows.append({
@@ -43,3 +45,41 @@ def reference_comparison(transferability: pd.DataFrame, reference: dict) -> pd.D
                     "reference_label": reference.get("label", ""),
                 })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _flag(value) -> bool:
+    """True for a true boolean cell (numpy or Python, as read back from CSV); NaN counts as false."""
+    return not pd.isna(value) and bool(value)
+
+
+def markdown_table(comparison: pd.DataFrame) -> str:
+    """The comparison as the README shows it: per target, one row per metric and one column per layer (reference
+    order), cells "ours / reference" with ✓ where the signs agree and * where ours is beyond its null band; a last
+    line counts the sign agreements."""
+    lines = []
+    for target, part in comparison.groupby("target", sort=False):
+        layers = list(dict.fromkeys(part["layer"]))
+        n, band = part["n"].dropna(), part["band"].dropna()
+        lines.append(f"**{target}** (n = {int(n.iloc[0]) if len(n) else '?'} models, band ±"
+                     f"{band.iloc[0]:.3f}; cell: ours / reference, ✓ same sign, * |ours| beyond the band)" if len(band)
+                     else f"**{target}**")
+        lines += ["", "| metric | " + " | ".join(layers) + " |", "|---" * (len(layers) + 1) + "|"]
+        for metric, rows in part.groupby("metric", sort=False):
+            cells = []
+            for _, row in rows.set_index("layer").reindex(layers).iterrows():
+                if pd.isna(row["reference"]):
+                    cells.append("")
+                    continue
+                ours = "n/a" if pd.isna(row["ours"]) else f"{row['ours']:+.2f}"
+                mark = (" ✓" if _flag(row["same_sign"]) else "") + (" *" if _flag(row["significant"]) else "")
+                cells.append(f"{ours} / {row['reference']:+.2f}{mark}")
+            lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+        agree = sum(_flag(v) for v in part["same_sign"])
+        lines += ["", f"Same sign: {agree} of {len(part)}.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":  # python -m transferscope.analysis.reference results/tables/reference_comparison.csv
+    import sys
+
+    print(markdown_table(pd.read_csv(sys.argv[1])), end="")

@@ -8,4 +8,6 @@
 - ``plan``: which member files a method needs and where they live (used by ``rules/ensembles.smk``).
 - ``members``: the job that trains one member and saves its weights and test-set probabilities.
 - ``evaluate``: metrics from saved probabilities and the tidy ``ensembles.csv`` table.
+- ``trajectory``: analyses along the members from saved outputs: distances to member 1 (features, weights per
+  layer), member pairs (diversity, weight cosine), the subset (variance) study.
 """

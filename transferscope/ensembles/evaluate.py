@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TABLE_COLUMNS = ["target", "source", "arch", "seed", "method", "k", "metric", "value"]
+TABLE_COLUMNS = ["target", "source", "arch", "seed", "replicate", "method", "k", "metric", "value"]
 MEMBER_METRICS = ("member_acc", "member_nll", "member_seconds", "dist_weights", "dist_features")
 ENSEMBLE_METRICS = ("ens_acc", "ens_nll", "ens_ece", "ens_brier", "diversity", "mean_member_acc", "train_seconds")
 
@@ -148,7 +148,8 @@ def run_rows(members: list[dict], weights: list[np.ndarray] | None = None) -> li
 
 
 def build_table(runs: list[dict]) -> pd.DataFrame:
-    """Tidy table of every run: ``runs`` = [{target, source, arch, seed, method, probs: [npz…], weights: [pt…]}].
+    """Tidy table of every run: ``runs`` = [{target, source, arch, seed, replicate, method, probs: [npz…],
+    weights: [pt…]}] (a run without ``replicate`` is replicate 1).
 
     Files shared between runs (member 1, the plain first cycle) are read once.
     """
@@ -172,7 +173,8 @@ def build_table(runs: list[dict]) -> pd.DataFrame:
                 weights.append(weight_cache[path])
         for k, metric, value in run_rows(members, weights):
             records.append({"target": run["target"], "source": run["source"], "arch": run["arch"],
-                            "seed": int(run["seed"]), "method": run["method"], "k": k, "metric": metric,
+                            "seed": int(run["seed"]), "replicate": int(run.get("replicate", 1)),
+                            "method": run["method"], "k": k, "metric": metric,
                             "value": value})
     return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
 
@@ -186,9 +188,9 @@ REFERENCE_METHOD = "local_de"  # the Deep Ensemble whose training time the other
 
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd (ddof 1; NaN for one run) and number of runs of every metric per (target, source, arch, method, k)
-    over the runs (pre-training seeds) of ``ensembles.csv``, plus ``time_fraction_of_de``: a run's training time
-    of k members divided by the Deep Ensemble's (``local_de``) of the same seed and k."""
-    keys = ["target", "source", "arch", "seed", "k"]
+    over the runs (pre-training seeds × replicates) of ``ensembles.csv``, plus ``time_fraction_of_de``: a run's
+    training time of k members divided by the Deep Ensemble's (``local_de``) of the same seed, replicate and k."""
+    keys = ["target", "source", "arch", "seed", "replicate", "k"]
     time = table[table["metric"] == "train_seconds"]
     de = time[time["method"] == REFERENCE_METHOD][keys + ["value"]].rename(columns={"value": "de_seconds"})
     fraction = time.merge(de, on=keys, how="inner")

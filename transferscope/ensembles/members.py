@@ -97,7 +97,7 @@ def run_member(spec: dict, *, target_path: str | Path, init_path: str | Path | N
                earlier_paths: list[str] = (), device: str = "auto", cuda: dict | None = None) -> dict:
     """Train member ``spec['k']`` of ``spec['method']`` and write ``out_weights`` (.pt) and ``out_probs`` (.npz).
 
-    ``keys`` (target, source, arch, seed) label the outputs. Resume state is kept beside the outputs in an
+    ``keys`` (target, source, arch, seed, replicate) label the outputs. Resume state is kept beside the outputs in an
     undeclared ``.resume_member<k>`` directory and removed at the end (a resumed WO / CE member redraws its choice
     of earlier member per step from a fresh generator, so it is not bit-identical to an uninterrupted one). ``cuda``: optional CUDA speed options
     (transferscope.training.accel; ignored off CUDA).
@@ -124,12 +124,16 @@ def run_member(spec: dict, *, target_path: str | Path, init_path: str | Path | N
                 earlier_weights.append(flat_state_weights(other))
             if "ce" in spec:
                 earlier_models.append(other)
-    loss = MemberLoss(spec, reference, earlier_models, earlier_weights, seed=spec["member_seed"] + 1)
+    origin = None
+    if spec.get("wo", {}).get("form", "thesis") == "displacement":
+        origin = flat_state_weights(load_member(member1_path, target).to(dev))
+    loss = MemberLoss(spec, reference, earlier_models, earlier_weights, seed=spec["member_seed"] + 1,
+                      origin_weights=origin)
 
     data = TensorData.from_bundle(target, dev)
     out_dir = Path(out_weights).parent
     resume_dir = out_dir / f".resume_member{k}"
-    label = f"ensemble {keys['target']} seed{keys['seed']} {spec['method']} member{k}"
+    label = f"ensemble {keys['target']} seed{keys['seed']} rep{keys.get('replicate', 1)} {spec['method']} member{k}"
     origin = init_path if init_path is not None else (spec.get("weights") or {}).get("path")
     log.info("%s: %s from %s (%d trainable parameters)", label, spec["role"], origin,
              sum(p.numel() for p in model.parameters() if p.requires_grad))

@@ -2,30 +2,37 @@
 
 Used by ``rules/ensembles.smk`` (input functions and params) and testable without Snakemake.
 
-One *run* = (target, source, arch, pre-training seed s, method): K members, member 1 first.
+One *run* = (target, source, arch, pre-training seed s, replicate r, variant): K members, member 1 first. A
+*variant* is a method with optional hyperparameter overrides (``sse_mse[beta=20]``, see ``variants``); its name is
+its directory and its label. Every random stream of a member derives from (s, r, its directory, k); replicate 1
+keeps the seeds of runs without replicates.
 
 - Member 1 is ordinary fine-tuning from the chosen checkpoint of seed s. It is the same for every method of a run,
   so it is trained once (directory ``first``).
 - ``local_de``: member k ≥ 2 is another fine-tuning of the same checkpoint with its own seed.
 - ``global_de``: member k ≥ 2 is a fine-tuning of the checkpoint of another pre-training seed (``global_seeds`` in
-  order, s left out).
+  order, s left out; replicate r ≥ 2 draws its own order of them, seeded by s and r).
 - ``sse``, ``sse_mse``, ``sse_rtd``: member k starts from member k−1 (a chain of jobs).
 - ``starsse``, ``starsse_freeze-<layer>``, ``starsse_wo``, ``starsse_ce``, ``starsse_mse``, ``starsse_rtd``: member k
   starts from member 1 (parallel jobs; WO and CE also read the earlier non-first members 2..k−1, so their jobs form
   a chain).
 - Member 2 of ``sse``, ``starsse_wo`` and ``starsse_ce`` is exactly StarSSE's member 2 (one cycle from member 1, no
-  extra loss term: the pools of WO and CE are empty), so it is trained once, under ``starsse``.
+  extra loss term: the pools of WO and CE are empty), so it is trained once, under ``starsse`` (unless a variant
+  changes its cycle: ``cycle_lr`` or ``cycle_epochs``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+
+import re
+
+import numpy as np
 
 from transferscope.ensembles.schedule import member_recipe
+from transferscope.ensembles.variants import CYCLE_KEYS, apply_overrides, parse_variant, variant_name
 from transferscope.runtime import derive_seed
 
 FIRST = "first"
-LEVEL_TOKEN = r"[A-Za-z0-9_]+"
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,8 @@ class EnsembleMethod:
     - ``start``: ``checkpoint`` (a fine-tuning of a pre-trained checkpoint: Deep Ensembles), ``previous`` (one
       cycle from member k−1: SSE chains) or ``member1`` (one cycle from member 1: StarSSE fan-out);
     - ``pretrain_seeds``: DE members' checkpoints: ``same`` (the run's seed) or ``global`` (``global_seeds``);
-    - ``options(ens, method) -> dict``: the entries of the member spec taken from the ``ensembles`` section
-      (loss weights, freezing level);
+    - ``section``: the ``ensembles`` config section that shapes its cycles (``mse``, ``rtd``, ``wo``, ``ce``,
+      ``freeze``), copied into the member spec; its keys are what a variant may override;
     - ``per_level``: one method per ``freeze.levels`` entry, named ``<name>-<level>``;
     - ``shares_starsse_member2``: member 2 is exactly StarSSE's (one plain cycle from member 1), trained once;
     - ``needs_taps``: taps of the architecture the method's loss reads.
@@ -46,18 +53,19 @@ class EnsembleMethod:
     start: str
     label: str
     pretrain_seeds: str = "same"
-    options: Callable[[dict, str], dict] | None = None
+    section: str | None = None
     per_level: bool = False
     shares_starsse_member2: bool = False
     needs_taps: tuple[str, ...] = ()
 
 
-def _section(key: str) -> Callable[[dict, str], dict]:
-    return lambda ens, method: {key: dict(ens[key])}
-
-
-def _freeze_level(ens: dict, method: str) -> dict:
-    return {"freeze": {"level": method.split("-", 1)[1], "bn_frozen": bool(ens["freeze"]["bn_frozen"])}}
+def section_options(method: EnsembleMethod, ens: dict, level: str | None) -> dict:
+    """The member spec entries of a method's section (``ens`` with a variant's overrides applied)."""
+    if method.section is None:
+        return {}
+    if method.section == "freeze":
+        return {"freeze": {"level": level, "bn_frozen": bool(ens["freeze"]["bn_frozen"])}}
+    return {method.section: dict(ens[method.section])}
 
 
 # The registry of methods, in the order of the schema's enum and default list.
@@ -66,31 +74,46 @@ METHODS: dict[str, EnsembleMethod] = {m.name: m for m in (
     EnsembleMethod("global_de", "checkpoint", "Global DE", pretrain_seeds="global"),
     EnsembleMethod("sse", "previous", "SSE", shares_starsse_member2=True),
     EnsembleMethod("starsse", "member1", "StarSSE"),
-    EnsembleMethod("sse_mse", "previous", "SSE–MSE", options=_section("mse"), needs_taps=("pool",)),
-    EnsembleMethod("sse_rtd", "previous", "SSE–RTD", options=_section("rtd"), needs_taps=("pool",)),
-    EnsembleMethod("starsse_freeze", "member1", "StarSSE, frozen", options=_freeze_level, per_level=True),
-    EnsembleMethod("starsse_wo", "member1", "StarSSE–WO", options=_section("wo"), shares_starsse_member2=True),
-    EnsembleMethod("starsse_ce", "member1", "StarSSE–CE", options=_section("ce"), shares_starsse_member2=True),
+    EnsembleMethod("sse_mse", "previous", "SSE–MSE", section="mse", needs_taps=("pool",)),
+    EnsembleMethod("sse_rtd", "previous", "SSE–RTD", section="rtd", needs_taps=("pool",)),
+    EnsembleMethod("starsse_freeze", "member1", "StarSSE, frozen", section="freeze", per_level=True),
+    EnsembleMethod("starsse_wo", "member1", "StarSSE–WO", section="wo", shares_starsse_member2=True),
+    EnsembleMethod("starsse_ce", "member1", "StarSSE–CE", section="ce", shares_starsse_member2=True),
     # the similarity losses of SSE–MSE / SSE–RTD applied to StarSSE's cycles (each cycle restarts from member 1)
-    EnsembleMethod("starsse_mse", "member1", "StarSSE–MSE", options=_section("mse"), needs_taps=("pool",)),
-    EnsembleMethod("starsse_rtd", "member1", "StarSSE–RTD", options=_section("rtd"), needs_taps=("pool",)),
+    EnsembleMethod("starsse_mse", "member1", "StarSSE–MSE", section="mse", needs_taps=("pool",)),
+    EnsembleMethod("starsse_rtd", "member1", "StarSSE–RTD", section="rtd", needs_taps=("pool",)),
 )}
-# Directory names of member jobs (the ``method`` wildcard): member 1's shared directory, then every method.
-METHOD_PATTERN = "|".join([FIRST] + [f"{m.name}-{LEVEL_TOKEN}" if m.per_level else m.name for m in METHODS.values()])
+# A methods entry: a method name, optionally with [key=value,...] overrides (the schema's pattern).
+VARIANT_PATTERN = "(?:" + "|".join(METHODS) + r")(?:\[[^\[\]]*\])?"
 
 
-def base_method(method: str) -> str:
-    """'starsse_freeze-stage1' -> 'starsse_freeze'; other names unchanged."""
-    return method.split("-", 1)[0]
+@dataclass(frozen=True)
+class Variant:
+    """One configured variant: its name (directory and label), method, overrides and freezing level."""
+
+    name: str
+    method: EnsembleMethod
+    overrides: dict
+    level: str | None = None
+
+    @property
+    def shares_starsse_member2(self) -> bool:
+        return self.method.shares_starsse_member2 and not set(CYCLE_KEYS) & set(self.overrides)
 
 
-def owner(method: str, k: int) -> tuple[str, int]:
-    """(directory, k) of the job that trains member ``k`` of ``method`` (shared members live in one place)."""
-    if k == 1:
-        return FIRST, 1
-    if k == 2 and method in METHODS and METHODS[method].shares_starsse_member2:
-        return "starsse", 2
-    return method, k
+def expand_variants(ens: dict) -> dict[str, Variant]:
+    """Name -> Variant for every ``ensembles.methods`` entry; a per-level method without a ``level`` override runs
+    once per ``freeze.levels`` entry, named ``<variant>-<level>``."""
+    out: dict[str, Variant] = {}
+    for entry in ens["methods"]:
+        name, overrides = parse_variant(entry)
+        method, base = METHODS[name], variant_name(name, overrides)
+        if method.per_level and "level" not in overrides:
+            for level in ens["freeze"]["levels"]:
+                out[f"{base}-{level}"] = Variant(f"{base}-{level}", method, overrides, level)
+        else:
+            out[base] = Variant(base, method, overrides, overrides.get("level"))
+    return out
 
 
 class EnsemblePlan:
@@ -105,45 +128,58 @@ class EnsemblePlan:
         self.data_pattern = data_pattern
         self.checkpoint_pattern = checkpoint_pattern
         self.tables = list(tables)
+        self.variants = expand_variants(self.ens) if self.enabled else {}
 
     # --- lists -----------------------------------------------------------------------------------------------
     @property
     def members(self) -> int:
         return int(self.ens["members"])
 
+    @property
+    def replicates(self) -> int:
+        return int(self.ens.get("replicates", 1))
+
     def methods(self) -> list[str]:
-        """Configured methods with ``starsse_freeze`` expanded to one method per freezing level."""
-        out = []
-        for method in self.ens["methods"]:
-            if METHODS[method].per_level:
-                out += [f"{method}-{level}" for level in self.ens["freeze"]["levels"]]
-            else:
-                out.append(method)
-        return out
+        """Names of the configured variants (``starsse_freeze`` expanded to one per freezing level)."""
+        return list(self.variants)
+
+    def method_pattern(self) -> str:
+        """Regular expression of the member directories (the ``method`` wildcard): member 1's, StarSSE's shared
+        member 2, every variant."""
+        return "|".join(re.escape(name) for name in dict.fromkeys([FIRST, "starsse", *self.variants]))
+
+    def owner(self, method: str, k: int) -> tuple[str, int]:
+        """(directory, k) of the job that trains member ``k`` of variant ``method`` (shared members live once)."""
+        if k == 1:
+            return FIRST, 1
+        if k == 2 and method in self.variants and self.variants[method].shares_starsse_member2:
+            return "starsse", 2
+        return method, k
 
     def targets(self) -> list[str]:
         """The ensemble study's tables ([] when disabled; its figures come from the figure table)."""
         return list(self.tables) if self.enabled else []
 
-    def member_file(self, target, seed, method: str, k: int, ext: str = "pt") -> str:
-        directory, kk = owner(method, k)
+    def member_file(self, target, seed, method: str, k: int, ext: str = "pt", rep: int = 1) -> str:
+        directory, kk = self.owner(method, k)
         path = self.member_pattern.format(target=target, source=self.ens["source"], arch=self.ens["arch"],
-                                          seed=seed, method=directory, k=kk)
+                                          seed=seed, rep=rep, method=directory, k=kk)
         return path[: -len(".pt")] + f".{ext}" if ext != "pt" else path
 
     def runs(self) -> list[dict]:
-        """Every (target, seed, method) with its member files in training order (params of the table rule)."""
+        """Every (target, seed, replicate, variant) with its member files in training order (the table's params)."""
         out: list[dict] = []
         if not self.enabled:
             return out
         for target in self.ens["targets"]:
             for seed in self.ens["seeds"]:
-                for method in self.methods():
-                    ks = range(1, self.members + 1)
-                    out.append({"target": target, "source": self.ens["source"], "arch": self.ens["arch"],
-                                "seed": int(seed), "method": method,
-                                "probs": [self.member_file(target, seed, method, k, "npz") for k in ks],
-                                "weights": [self.member_file(target, seed, method, k, "pt") for k in ks]})
+                for rep in range(1, self.replicates + 1):
+                    for method in self.methods():
+                        ks = range(1, self.members + 1)
+                        out.append({"target": target, "source": self.ens["source"], "arch": self.ens["arch"],
+                                    "seed": int(seed), "replicate": rep, "method": method,
+                                    "probs": [self.member_file(target, seed, method, k, "npz", rep) for k in ks],
+                                    "weights": [self.member_file(target, seed, method, k, "pt", rep) for k in ks]})
         return out
 
     def table_inputs(self) -> list[str]:
@@ -153,11 +189,16 @@ class EnsemblePlan:
         return files
 
     # --- one member job ----------------------------------------------------------------------------------------
-    def pretrain_seed(self, seed: int, method: str, k: int) -> int:
-        """Pre-training seed whose checkpoint member ``k`` of a ``method`` run with seed ``seed`` starts from."""
-        if method in METHODS and METHODS[method].pretrain_seeds == "global" and k >= 2:
-            pool = [s for s in self.ens["global_seeds"] if s != seed]
-            return int(pool[k - 2])
+    def pretrain_seed(self, seed: int, method: str, k: int, rep: int = 1) -> int:
+        """Pre-training seed whose checkpoint member ``k`` of a ``method`` run (seed ``seed``, replicate ``rep``)
+        starts from: Global DE members 2..K take the other ``global_seeds`` in order (replicate 1) or in an order
+        drawn for the replicate."""
+        variant = self.variants.get(method)
+        if variant is not None and variant.method.pretrain_seeds == "global" and k >= 2:
+            pool = [int(s) for s in dict.fromkeys(self.ens["global_seeds"]) if int(s) != int(seed)]
+            if rep > 1:
+                pool = [int(s) for s in np.random.default_rng(derive_seed("global_de", seed, rep)).permutation(pool)]
+            return pool[k - 2]
         return int(seed)
 
     def _weights_for(self, pretrain_seed: int) -> dict | None:
@@ -166,22 +207,25 @@ class EnsemblePlan:
                 return {key: entry[key] for key in ("path", "sha256") if key in entry}
         return None
 
-    def spec(self, target: str, seed, method: str, k) -> dict:
+    def spec(self, target: str, seed, method: str, k, rep=1) -> dict:
         """Everything that shapes the weights of member ``k`` of ``method`` (``method`` = its directory)."""
-        k, seed = int(k), int(seed)
-        ens = self.ens
-        keys = (target, ens["source"], ens["arch"], seed, method, k)
+        k, seed, rep = int(k), int(seed), int(rep)
+        keys = (target, self.ens["source"], self.ens["arch"], seed, method, k) + ((rep,) if rep > 1 else ())
         spec = {"method": method, "k": k, "member_seed": derive_seed("ensemble", *keys)}
-        kind = None if method == FIRST else METHODS[base_method(method)]
+        variant = self.variants.get(method)
+        if variant is None and method not in (FIRST, "starsse"):
+            raise ValueError(f"{method!r} is not a configured ensemble variant ({sorted(self.variants)})")
+        kind = None if method == FIRST else (variant.method if variant else METHODS["starsse"])
+        ens = apply_overrides(self.ens, kind.section, variant.overrides) if variant else self.ens
         if kind is None or kind.start == "checkpoint":
-            pseed = self.pretrain_seed(seed, base_method(method), k)
+            pseed = self.pretrain_seed(seed, method, k, rep)
             spec.update(role="finetune", pretrain_seed=pseed, recipe=member_recipe(ens["recipe"], 1),
                         reinit=list(ens["reinit"]), weights=self._weights_for(pseed),
                         checkpoint=ens["checkpoint"])
             return spec
         if k < 2:
             raise ValueError(f"member 1 of every method is trained under {FIRST!r}, not {method!r}")
-        options = kind.options(ens, method) if kind.options else {}
+        options = section_options(kind, ens, variant.level if variant else None)
         cycle_lr = ens["cycle_lr"]
         for section in options:  # a method's own section may set its cycle lr (thesis B: freezing, 4 x lr)
             if ens[section].get("cycle_lr") is not None:
@@ -191,11 +235,11 @@ class EnsemblePlan:
         spec.update(options)
         return spec
 
-    def inputs(self, target: str, seed, method: str, k) -> dict:
+    def inputs(self, target: str, seed, method: str, k, rep=1) -> dict:
         """Named input files of a member job: ``target`` data, ``init`` (what it starts from; absent for a weights
         file), ``member1`` (the reference of every cycle member), ``earlier`` (members 2..k−1 of WO / CE)."""
-        spec = self.spec(target, seed, method, k)
-        k, seed = int(k), int(seed)
+        spec = self.spec(target, seed, method, k, rep)
+        k, seed, rep = int(k), int(seed), int(rep)
         out: dict = {"target": self.data_pattern.format(dataset=target)}
         if spec["role"] == "finetune":
             # a weights file (ensembles.weights) is a param, not an input: a dry run does not need it, and a
@@ -204,9 +248,9 @@ class EnsemblePlan:
                 out["init"] = self.checkpoint_pattern.format(source=self.ens["source"], arch=self.ens["arch"],
                                                              seed=spec["pretrain_seed"], ckpt=spec["checkpoint"])
             return out
-        member1 = self.member_file(target, seed, FIRST, 1)
+        member1 = self.member_file(target, seed, FIRST, 1, rep=rep)
         out["member1"] = member1
-        out["init"] = self.member_file(target, seed, method, k - 1) if spec["start"] == "previous" else member1
+        out["init"] = self.member_file(target, seed, method, k - 1, rep=rep) if spec["start"] == "previous" else member1
         if "wo" in spec or "ce" in spec:
-            out["earlier"] = [self.member_file(target, seed, method, j) for j in range(2, k)]
+            out["earlier"] = [self.member_file(target, seed, method, j, rep=rep) for j in range(2, k)]
         return out

@@ -1,4 +1,4 @@
-"""Diversity against mean member accuracy of the full ensembles: each small point is one run (pre-training seed),
+"""Diversity against mean member accuracy of the full ensembles: each small point is one run (pre-training seed × replicate),
 each large marker the mean over runs; thesis B's diversity is Fort et al.'s normalised pairwise disagreement × 100."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def full_ensembles(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per run at the largest k: mean_member_acc, diversity, ens_acc (wide)."""
     k = frame.groupby(["target", "method"])["k"].transform("max")
     sub = frame[(frame["k"] == k) & frame["metric"].isin(["mean_member_acc", "diversity", "ens_acc"])]
-    return sub.pivot_table(index=["target", "method", "seed"], columns="metric", values="value").reset_index()
+    return sub.pivot_table(index=["target", "method", "seed", "replicate"], columns="metric", values="value").reset_index()
 
 
 def draw(table: str, out: str, style: dict | None = None) -> None:

@@ -20,7 +20,7 @@ def draw(table: str, out: str, style: dict | None = None) -> None:
     frame = frame[frame["method"].map(_is_freeze_family)]
     k = frame.groupby(["target", "method"])["k"].transform("max")
     sub = frame[(frame["k"] == k) & frame["metric"].isin(["train_seconds", "ens_acc", "diversity"])]
-    wide = sub.pivot_table(index=["target", "method", "seed"], columns="metric", values="value").reset_index()
+    wide = sub.pivot_table(index=["target", "method", "seed", "replicate"], columns="metric", values="value").reset_index()
     targets = sorted(wide["target"].unique()) or ["(none)"]
     fig, axes = plt.subplots(len(targets), 2, figsize=(12, 4.6 * len(targets)), squeeze=False)
     methods = list(dict.fromkeys(wide["method"])) if not wide.empty else []

@@ -1,5 +1,5 @@
 """Ensemble accuracy against ensemble size (the first k members, training order), one line per method, mean ± sd
-over pre-training seeds; one panel per target. Member 1 is shared by every method, so all lines start together."""
+over runs (pre-training seeds × replicates); one panel per target. Member 1 is shared by every method, so all lines start together."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

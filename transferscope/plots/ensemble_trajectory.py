@@ -1,6 +1,7 @@
-"""Member accuracy along the SSE trajectories against the distance to member 1 (left: mean squared difference of
-pooled test-set features, thesis B's MSE analysis; right: L2 distance of the weights). Lines join members 1..K in
-training order (mean over runs; k labelled); StarSSE is drawn for contrast."""
+"""Member accuracy along the SSE trajectories against the distance to member 1, thesis B's analysis: pooled test-set
+features by MSE, RTD and 1-D Wasserstein distance, and the weights by L2 distance (``ensemble_distances.csv``;
+member accuracy from ``ensembles.csv``). Lines join members 1..K in training order (mean over runs; k labelled);
+the StarSSE family is drawn dashed for contrast."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -9,36 +10,46 @@ import seaborn as sns
 
 from transferscope.plots.style import apply_style, save
 
-METHODS = ("sse", "sse_mse", "sse_rtd", "starsse")
+METHODS = ("sse", "sse_mse", "sse_rtd", "starsse", "starsse_mse", "starsse_rtd")  # and their variants
+DISTANCES = [("feature_mse", "pool", "feature MSE to member 1"),
+             ("feature_rtd", "pool", "feature RTD to member 1"),
+             ("feature_wasserstein", "pool", "feature Wasserstein distance to member 1"),
+             ("weight_l2", "all", "weight-space L2 distance to member 1")]
 
 
-def draw(table: str, out: str, style: dict | None = None) -> None:
+def _base(method: str) -> str:
+    return method.split("[")[0].split("-")[0]
+
+
+def draw(table: str, distances: str, out: str, style: dict | None = None) -> None:
     style = apply_style(style)
-    frame = pd.read_csv(table)
-    frame = frame[frame["method"].isin(METHODS)]
-    targets = sorted(frame["target"].unique()) or ["(none)"]
-    distances = [("dist_features", "feature MSE to member 1 (pooled, test set)"),
-                 ("dist_weights", "weight-space L2 distance to member 1")]
-    fig, axes = plt.subplots(len(targets), 2, figsize=(12, 4.6 * len(targets)), squeeze=False)
-    methods = [m for m in METHODS if m in set(frame["method"])]
+    members = pd.read_csv(table)
+    members = members[(members["metric"] == "member_acc") & members["method"].map(_base).isin(METHODS)]
+    dist = pd.read_csv(distances)
+    dist = dist[dist["method"].map(_base).isin(METHODS)]
+    acc = members.groupby(["target", "method", "k"])["value"].mean().rename("acc").reset_index()
+    targets = sorted(set(acc["target"]) | set(dist["target"])) or ["(none)"]
+    fig, axes = plt.subplots(len(targets), len(DISTANCES), figsize=(5.2 * len(DISTANCES), 4.4 * len(targets)),
+                             squeeze=False)
+    methods = sorted(set(acc["method"]), key=lambda m: (METHODS.index(_base(m)), m))
     palette = dict(zip(methods, sns.color_palette(n_colors=max(1, len(methods)))))
     for row, target in enumerate(targets):
-        sub = frame[frame["target"] == target]
-        wide = sub.pivot_table(index=["method", "k"], columns="metric", values="value", aggfunc="mean").reset_index()
-        for col, (metric, label) in enumerate(distances):
+        for col, (measure, layer, label) in enumerate(DISTANCES):
             ax = axes[row, col]
-            if metric not in wide or wide.empty:
-                ax.text(0.5, 0.5, "no SSE / StarSSE runs in this table", ha="center", transform=ax.transAxes)
+            sub = dist[(dist["target"] == target) & (dist["measure"] == measure) & (dist["layer"] == layer)]
+            wide = sub.groupby(["method", "k"])["value"].mean().reset_index().merge(
+                acc[acc["target"] == target], on=["method", "k"])
+            if wide.empty:
+                ax.text(0.5, 0.5, f"no {measure} of SSE / StarSSE runs", ha="center", transform=ax.transAxes)
                 continue
             for method in methods:
                 m = wide[wide["method"] == method].sort_values("k")
-                ax.plot(m[metric], m["member_acc"] * 100, marker="o", color=palette[method], label=method,
+                ax.plot(m["value"], m["acc"] * 100, marker="o", color=palette[method], label=method,
                         linestyle="--" if method.startswith("starsse") else "-")
                 for _, r in m.iterrows():
-                    ax.annotate(str(int(r["k"])), (r[metric], r["member_acc"] * 100), fontsize=7, xytext=(3, 3),
+                    ax.annotate(str(int(r["k"])), (r["value"], r["acc"] * 100), fontsize=7, xytext=(3, 3),
                                 textcoords="offset points")
-            ax.set(title=f"{target}: member accuracy along the trajectory", xlabel=label,
-                   ylabel="member test accuracy (%)")
-            ax.legend(fontsize=8)
+            ax.set(title=f"{target}: {measure.replace('_', ' ')}", xlabel=label, ylabel="member test accuracy (%)")
+            ax.legend(fontsize=7)
     fig.tight_layout()
     save(fig, out, style)

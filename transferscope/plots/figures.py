@@ -69,6 +69,11 @@ FIGURES: tuple[Figure, ...] = (
     Figure("cka_finetune", {"table": "cka_finetune.csv"}, "Analysis", "cka_finetune"),
     Figure("ensemble_size", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
     Figure("ensemble_diversity", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
-    Figure("ensemble_trajectory", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_trajectory", {"table": "ensembles.csv", "distances": "ensemble_distances.csv"}, "Ensembles",
+           "ensembles"),
     Figure("ensemble_freeze", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_stage_distances", {"distances": "ensemble_distances.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_cosine_diversity",
+           {"pairs": "ensemble_pairs.csv", "correlations": "ensemble_pair_correlations.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_subsets", {"subsets": "ensemble_subsets.csv"}, "Ensembles", "ensembles"),
 )

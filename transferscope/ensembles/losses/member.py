@@ -23,17 +23,20 @@ class MemberLoss:
 
     def __init__(self, spec: dict, reference: torch.nn.Module | None = None,
                  earlier_models: list[torch.nn.Module] = (), earlier_weights: list[torch.Tensor] = (),
-                 seed: int = 0):
+                 seed: int = 0, origin_weights: torch.Tensor | None = None):
         self.spec = spec
         self.reference = reference
         self.earlier_models = list(earlier_models)
         self.earlier_weights = list(earlier_weights)
+        self.origin_weights = origin_weights  # member 1's flat weights: the WO displacement form's origin
         self.generator = torch.Generator().manual_seed(seed)
         self.sums: dict[str, float] = {}
         self.count = 0
         self.history: list[dict] = []
         if ("mse" in spec or "rtd" in spec) and reference is None:
             raise ValueError("the mse / rtd terms need member 1 as the reference model")
+        if spec.get("wo", {}).get("form", "thesis") == "displacement" and origin_weights is None:
+            raise ValueError("the displacement form of wo needs member 1's weights as its origin")
 
     def _pick(self, n: int) -> int:
         return int(torch.randint(n, (1,), generator=self.generator).item())
@@ -59,7 +62,8 @@ class MemberLoss:
                                                               p=float(spec["rtd"]["p"]))
         if "wo" in spec and self.earlier_weights:
             j = self._pick(len(self.earlier_weights))
-            terms["wo"] = spec["wo"]["beta"] * wo_loss(model, self.earlier_weights[j], detached=spec["wo"]["detached"])
+            terms["wo"] = spec["wo"]["beta"] * wo_loss(model, self.earlier_weights[j], detached=spec["wo"]["detached"],
+                                                       origin=self.origin_weights)
         if "ce" in spec and self.earlier_models:
             j = self._pick(len(self.earlier_models))
             with torch.no_grad():

@@ -6,6 +6,10 @@ w is the concatenation of **all** parameters of the live model (convolutions, Ba
 w_j is a stored earlier member (drawn per step from the non-first members 2..i−1; for member 2 there is none and the
 term is 0). The loss adds ``beta · WO``.
 
+The displacement form (``origin`` = member 1's weights w₁) measures the directions the cycles moved:
+
+    WO_disp(w, w_j) = ( (w − w₁)ᵀ (w_j − w₁) / (‖w − w₁‖ ‖w_j − w₁‖) )²
+
 ``detached=True`` reproduces the original code, which built w from ``p.data``: the term is then a constant with zero
 gradient, so it changes the logged loss but not the training (the thesis's null result).
 """
@@ -34,6 +38,11 @@ def squared_cosine(w: torch.Tensor, reference: torch.Tensor, eps: float = 1e-12)
     return cos * cos
 
 
-def wo_loss(model: torch.nn.Module, reference: torch.Tensor, detached: bool = False) -> torch.Tensor:
-    """Squared cosine between the model's weights and ``reference``; ``detached`` reproduces the original no-op."""
-    return squared_cosine(flat_weights(model, detached=detached), reference)
+def wo_loss(model: torch.nn.Module, reference: torch.Tensor, detached: bool = False,
+            origin: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared cosine between the model's weights and ``reference`` (both displaced by ``origin`` when given);
+    ``detached`` reproduces the original no-op."""
+    w = flat_weights(model, detached=detached)
+    if origin is None:
+        return squared_cosine(w, reference)
+    return squared_cosine(w - origin.detach(), reference - origin)

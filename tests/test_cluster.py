@@ -1,0 +1,112 @@
+"""End to end on a real SLURM cluster: tests/data/config_cluster.yaml through profiles/slurm (sbatch, sacct) gives
+the same tables as a local run. Needs the single-node cluster of ci/slurm_cluster.sh (`.ci/run` starts it when it
+can); skipped without it."""
+import glob
+import os
+import re
+import subprocess
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from workflow_helpers import SNAKEMAKE
+
+pytestmark = pytest.mark.cluster
+CONFIG = os.path.join(REPO, "tests", "data", "config_cluster.yaml")
+START = "bash ci/slurm_cluster.sh start` (root, Debian)"
+CLUSTER = "transferscope"  # ClusterName written by ci/slurm_cluster.sh
+# Table rules only: figures are local rules that would add nothing to the comparison but time.
+TABLES = ("finetune_table", "pretrain_table", "pretrain_points", "metrics_table", "transfer_outcomes",
+          "transferability")
+TIMING = re.compile(r"seconds|per_s")  # wall-clock columns differ between any two runs
+# The plugin re-polls sacct after this many seconds (+10 s per poll without a finished job); the profile's 40 s
+# suits real clusters, not seconds-long jobs. A job that sacct shows as `CANCELLED by <uid>` is never recognised as
+# failed by plugin 2.8, so the run is bounded by a timeout that cancels its jobs.
+FAST_POLLING = ("--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2")
+TIMEOUT = 480
+
+
+def slurm(*args, timeout=20):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def node_cpus():
+    try:
+        config = slurm("scontrol", "show", "config")
+        partitions = set(slurm("sinfo", "-h", "-o", "%R").split())
+        cpus = int(slurm("sinfo", "-h", "-p", "cpu", "-o", "%c").split()[0].rstrip("+"))
+    except FileNotFoundError:
+        pytest.skip(f"SLURM is not installed: start the test cluster with `{START}")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, IndexError, ValueError):
+        pytest.skip(f"no SLURM controller reachable: start the test cluster with `{START}")
+    name = re.search(r"^ClusterName\s*=\s*(\S+)", config, re.M)
+    if not name or name.group(1) != CLUSTER or not {"cpu", "gpu"} <= partitions:
+        pytest.skip(f"the reachable SLURM cluster is not the test cluster of ci/slurm_cluster.sh (`{START})")
+    return cpus
+
+
+def snakemake(workdir, *args) -> subprocess.Popen:
+    cmd = [SNAKEMAKE, *TABLES, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(workdir), *args,
+           "--configfile", CONFIG]
+    with open(workdir / "snakemake.log", "w") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def finish(proc, workdir, timeout, on_timeout=lambda out: None) -> str:
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        on_timeout((workdir / "snakemake.log").read_text())
+        raise
+    out = (workdir / "snakemake.log").read_text()
+    assert proc.returncode == 0, f"snakemake in {workdir} failed ({proc.returncode}):\n{out[-6000:]}"
+    return out
+
+
+def tables(workdir) -> dict[str, pd.DataFrame]:
+    found = {os.path.basename(p): pd.read_csv(p) for p in sorted(glob.glob(f"{workdir}/results/tables/*.csv"))}
+    return {name: df.drop(columns=[c for c in df.columns if TIMING.search(c)]) for name, df in found.items()}
+
+
+def cancel_run(out):
+    run_id = re.search(r"SLURM run ID: (\S+)", out)
+    if run_id:
+        subprocess.run(["scancel", "--name", run_id.group(1)], timeout=30)
+
+
+def test_slurm_run_gives_the_local_tables(tmp_path, node_cpus, capsys):
+    (tmp_path / "slurm").mkdir()
+    (tmp_path / "local").mkdir()
+    # Both at once: the cluster run mostly waits (sbatch, polling), the local one fills the CPUs meanwhile.
+    # --cores: the profile's 8 exceeds the node, and sbatch would reject the fine-tuning group job.
+    cluster = snakemake(tmp_path / "slurm", "--workflow-profile", os.path.join(REPO, "profiles", "slurm"),
+                        "--executor", "slurm", "--cores", str(node_cpus), "--retries", "0", *FAST_POLLING)
+    local = snakemake(tmp_path / "local", "--cores", "2")
+    try:
+        finish(local, tmp_path / "local", 300)
+    except BaseException:
+        cluster.kill()
+        cluster.wait()
+        cancel_run((tmp_path / "slurm" / "snakemake.log").read_text())
+        raise
+    out = finish(cluster, tmp_path / "slurm", TIMEOUT, on_timeout=cancel_run)
+
+    run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
+    fields = "JobID,Partition,AllocCPUS,State,Elapsed"
+    sacct = slurm("sacct", "-X", "-P", "-n", "--name", run_id, "--starttime", "now-1days", "-o", fields).split()
+    jobs = [dict(zip(fields.split(","), line.split("|"))) for line in sacct]
+    with capsys.disabled():
+        print(f"\nSLURM run {run_id}: {len(jobs)} jobs")
+        for job in jobs:
+            print("  " + " ".join(f"{k}={v}" for k, v in job.items()))
+    assert jobs and all(job["State"] == "COMPLETED" for job in jobs)
+    assert {job["Partition"] for job in jobs} == {"cpu", "gpu"}  # data on cpu; training, metrics on gpu (profile)
+
+    local_tables, cluster_tables = tables(tmp_path / "local"), tables(tmp_path / "slurm")
+    assert set(local_tables) == set(cluster_tables) and "finetune.csv" in local_tables
+    for name, expected in local_tables.items():
+        pd.testing.assert_frame_equal(cluster_tables[name], expected, check_exact=False, rtol=1e-6, obj=name)
