@@ -21,9 +21,10 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
 	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
 
-# Rule files formatted (snakefmt) and lint-free (snakemake --lint exits 1 on any lint) before the tests run.
+# Rule files formatted (snakefmt) and lint-free (snakemake --lint exits 1 on any lint) before the tests run. Two
+# pytest workers, one test file each at a time: the SLURM test mostly waits on the queue while the other runs.
 test: lint
-	$(BIN)/python -m pytest -q --durations=12
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --configfile config.yaml

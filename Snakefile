@@ -66,6 +66,9 @@ workflow.localrules(
     *[f"{family}_table" for family in CONCAT_TABLES],
     *[f"figure_{fig.name}" for fig in FIGURE_TABLE],
 )
+# A dataset that may be downloaded is prepared by the Snakemake process itself: compute nodes often have no internet.
+if config["download"]:
+    workflow.localrules("prepare_dataset")
 
 
 rule all:

@@ -10,3 +10,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _single_thread():
     torch.set_num_threads(1)
     yield
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what tests recorded for the log (``record_property("sacct", text)``: the SLURM jobs and their states of
+    tests/test_cluster.py), whether they ran in this process or in a parallel worker."""
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "sacct" and report.when == "call":
+                terminalreporter.write_line(str(value))

@@ -78,7 +78,7 @@ def cancel_run(out):
         subprocess.run(["scancel", "--name", run_id.group(1)], timeout=30)
 
 
-def test_slurm_run_gives_the_local_tables(tmp_path, node_cpus, capsys):
+def test_slurm_run_gives_the_local_tables(tmp_path, node_cpus, record_property):
     (tmp_path / "slurm").mkdir()
     (tmp_path / "local").mkdir()
     # Both at once: the cluster run mostly waits (sbatch, polling), the local one fills the CPUs meanwhile.
@@ -99,12 +99,12 @@ def test_slurm_run_gives_the_local_tables(tmp_path, node_cpus, capsys):
     fields = "JobID,Partition,AllocCPUS,State,Elapsed"
     sacct = slurm("sacct", "-X", "-P", "-n", "--name", run_id, "--starttime", "now-1days", "-o", fields).split()
     jobs = [dict(zip(fields.split(","), line.split("|"))) for line in sacct]
-    with capsys.disabled():
-        print(f"\nSLURM run {run_id}: {len(jobs)} jobs")
-        for job in jobs:
-            print("  " + " ".join(f"{k}={v}" for k, v in job.items()))
+    # shown in pytest's terminal summary (tests/conftest.py), also when the tests run in parallel workers
+    record_property("sacct", "\n".join([f"SLURM run {run_id}: {len(jobs)} jobs"]
+                                       + ["  " + " ".join(f"{k}={v}" for k, v in job.items()) for job in jobs]))
     assert jobs and all(job["State"] == "COMPLETED" for job in jobs)
-    assert {job["Partition"] for job in jobs} == {"cpu", "gpu"}  # data on cpu; training, metrics on gpu (profile)
+    assert {job["Partition"] for job in jobs} == {"gpu"}  # training and metrics on gpu (profile)
+    assert "localrule prepare_dataset:" in out  # download: true -> prepared by the Snakemake process
 
     local_tables, cluster_tables = tables(tmp_path / "local"), tables(tmp_path / "slurm")
     assert set(local_tables) == set(cluster_tables) and "finetune.csv" in local_tables

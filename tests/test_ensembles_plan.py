@@ -157,3 +157,8 @@ def test_thesis_b_config_is_valid():
     ens = cfg["ensembles"]
     assert ens["arch"] == "resnet50" and ens["members"] == 5 and ens["recipe"]["lr"] == 0.05
     assert ens["recipe"]["epochs"] == 25 and ens["cycle_epochs"] == 12 and ens["cycle_lr"] == 0.1
+    # the thesis' 256 RTD points (the whole batch), three replicates, and the cheap RTD as a named variant
+    assert ens["rtd"]["points"] is None and ens["recipe"]["batch_size"] == 256 and ens["replicates"] == 3
+    plan = EnsemblePlan(cfg, **PATTERNS)
+    assert plan.spec("cifar100_224", 1, "sse_rtd[points=64]", 3)["rtd"]["points"] == 64
+    assert plan.spec("cifar100_224", 1, "sse_rtd", 3)["rtd"]["points"] is None

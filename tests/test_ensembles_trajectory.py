@@ -201,7 +201,7 @@ def study(tmp_path_factory):
     de = [first] + [member(f"de{k}", 0.3) for k in range(2, K + 1)]
     runs = [{"target": "t", "source": "s", "arch": "small_resnet", "seed": 1, "replicate": 1, "method": method,
              "probs": [m[0] for m in members], "weights": [m[1] for m in members]}
-            for method, members in (("sse", sse), ("local_de", de))]
+            for method, members in (("local_de", de), ("sse", sse))]  # a run after a Deep Ensemble's, as in the DAG
     return runs, tr.build_tables(runs, rtd_points=12, seed=0, max_subsets=2)
 
 

@@ -65,7 +65,7 @@ def test_slurm_profile_dry_run_groups_finetuning(tmp_path):
 
 @pytest.mark.slow
 def test_thesis_cnn_dry_run(tmp_path):
-    out, seconds = dry_run(tmp_path, "configs/thesis_a_cnn.yaml")
+    out, _ = dry_run(tmp_path, "configs/thesis_a_cnn.yaml")
     blocks = job_blocks(out)
     counts = {rule: len(b) for rule, b in blocks.items()}
     assert counts["prepare_dataset"] == 6 and counts["pretrain"] == 6 * 10
@@ -73,7 +73,14 @@ def test_thesis_cnn_dry_run(tmp_path):
     for rule in TRAINING:
         assert all("gpu=1" in b for b in blocks[rule]), rule
     assert not any("gpu=1" in b for b in blocks["prepare_dataset"])
-    assert seconds < 30, f"dry run took {seconds:.1f} s"
+
+
+@pytest.mark.slow
+def test_thesis_mini_dry_run_plans_one_metrics_job_per_run(tmp_path):
+    out, _ = dry_run(tmp_path, "configs/thesis_a_mini.yaml")
+    counts = {rule: len(b) for rule, b in job_blocks(out).items()}
+    assert counts["pretrain"] == 6 * 5 and counts["finetune"] == 6 * 2 * 5 and counts["model_metrics"] == 6 * 2 * 5
+    assert counts["extract"] == 1 and counts["reference_comparison"] == 1  # only the RDM figure's run is written
 
 
 @pytest.mark.slow

@@ -213,7 +213,7 @@ def build_tables(runs: list[dict], rtd_points: int | None = 100, seed: int = 0, 
     # Loaded files: only the last run's (plus one), so memory stays at one run's members however many runs there
     # are (ResNet-50: 200 MB of float64 weights and 80 MB of CIFAR features per member); a number computed from two
     # files is kept for good, so files shared by several runs are read again at most, never compared again.
-    keep = 1 + max((len(run["probs"]) for run in runs), default=0)
+    capacity = 1 + max((len(run["probs"]) for run in runs), default=0)
     npz: OrderedDict[str, dict] = OrderedDict()
     stages: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
     feature_cache: dict[tuple, dict] = {}
@@ -223,7 +223,7 @@ def build_tables(runs: list[dict], rtd_points: int | None = 100, seed: int = 0, 
     def cached(cache: OrderedDict, path: str, load):
         if path not in cache:
             cache[path] = load(path)
-            while len(cache) > keep:
+            while len(cache) > capacity:
                 cache.popitem(last=False)
         cache.move_to_end(path)
         return cache[path]
@@ -273,12 +273,12 @@ def build_tables(runs: list[dict], rtd_points: int | None = 100, seed: int = 0, 
             pairs.append({**keys, "a": a + 1, "b": b + 1, "diversity": div, "weight_cosine": cos})
             unique_pairs[(run["target"], run["source"], run["arch"], *pair_key)] = (div, cos)
         probs = [m["probs"] for m in members]
-        keep = keeps_member1(run["method"])
+        with_first = keeps_member1(run["method"])
         for k in range(1, len(members) + 1):
             sample_seed = derive_seed("ensemble_subsets", seed, *keys.values(), k)
-            chosen, exhaustive = subsets(len(members), k, keep, max_subsets, sample_seed)
+            chosen, exhaustive = subsets(len(members), k, with_first, max_subsets, sample_seed)
             subset_rows.append({**keys, "k": k, "subsets": len(chosen), "exhaustive": exhaustive,
-                                "keeps_member1": keep, **summarise(subset_accuracies(probs, labels, chosen)),
+                                "keeps_member1": with_first, **summarise(subset_accuracies(probs, labels, chosen)),
                                 "first_k_acc": accuracy(ensemble_probs(probs[:k]), labels)})
     pair_frame = pd.DataFrame.from_records(pairs, columns=PAIR_COLUMNS)
     return {"distances": pd.DataFrame.from_records(distances, columns=DISTANCE_COLUMNS),
