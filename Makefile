@@ -21,10 +21,13 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
 	$(BIN)/snakemake --cores 1 --configfile config.yaml --report results/report.html
 
-# Rule files formatted (snakefmt) and lint-free (snakemake --lint exits 1 on any lint) before the tests run. Two
-# pytest workers, one test file each at a time: the SLURM test mostly waits on the queue while the other runs.
+# Rule files formatted (snakefmt) and lint-free (snakemake --lint exits 1 on any lint) before the tests run. The SLURM
+# test (marker cluster) mostly waits on the queue: it runs beside the others, its report printed after theirs.
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=12
+	@$(BIN)/python -m pytest -q -m cluster -p no:cacheprovider > .pytest-cluster.log 2>&1 & cluster=$$!; \
+	$(BIN)/python -m pytest -q -m "not cluster" --durations=12; rc=$$?; \
+	wait $$cluster; crc=$$?; echo "--- tests/test_cluster.py (marker cluster, run alongside) ---"; \
+	cat .pytest-cluster.log; rm -f .pytest-cluster.log; exit $$(( rc ? rc : (crc == 5 ? 0 : crc) ))
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --configfile config.yaml
