@@ -4,8 +4,7 @@
 rule extract:
     """Activations of the target's fixed analysis sample for every checkpoint of one pre-training run."""
     input:
-        target=DATA.replace("{dataset}", "{target}"),
-        checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
+        **RUN_ON_TARGET_INPUTS,
     output:
         expand(ACTS, ckpt=CKPTS, allow_missing=True),
     log:
@@ -29,8 +28,7 @@ rule model_metrics:
     """Every configured metric on every layer of every checkpoint of one pre-training run, for one target (the
     activations are computed in memory: rule extract writes them only when analysis.keep_activations asks)."""
     input:
-        target=DATA.replace("{dataset}", "{target}"),
-        checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
+        **RUN_ON_TARGET_INPUTS,
     output:
         MODEL_METRICS,
     log:

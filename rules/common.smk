@@ -31,6 +31,12 @@ SCRATCH = "results/finetune/{target}/scratch/{arch}/seed{seed}/result.json"
 ACTS = "results/activations/{target}/{source}/{arch}/seed{seed}/{ckpt}.npz"
 MODEL_METRICS = "results/tables/metrics/{target}/{source}/{arch}/seed{seed}.csv"
 ACTS_FINETUNED = "results/activations_finetuned/{target}/{source}/{arch}/seed{seed}/{ckpt}/{mode}.npz"
+# Inputs of every job that reads all checkpoints of one pre-training run on one target (finetune, extract,
+# model_metrics): the target's bundle and the run's checkpoints in CKPTS order.
+RUN_ON_TARGET_INPUTS = dict(
+    target=DATA.replace("{dataset}", "{target}"),
+    checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
+)
 ANALYSIS = config["analysis"]["enabled"]
 ANALYSE_FINETUNED = ANALYSIS and config["analysis"]["finetuned"]
 # The fixed sample of target images whose activations are analysed (params of extract and of finetune).

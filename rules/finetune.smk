@@ -1,8 +1,7 @@
 rule finetune:
     """Fine-tune every checkpoint of one pre-training run on one target in one mode (one result per checkpoint)."""
     input:
-        target=DATA.replace("{dataset}", "{target}"),
-        checkpoints=expand(PRETRAIN_CKPT, ckpt=CKPTS, allow_missing=True),
+        **RUN_ON_TARGET_INPUTS,
     output:
         results=expand(FINETUNE, ckpt=CKPTS, allow_missing=True),
         activations=(expand(ACTS_FINETUNED, ckpt=CKPTS, allow_missing=True) if ANALYSE_FINETUNED else []),

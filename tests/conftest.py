@@ -1,9 +1,17 @@
 import os
 
+import numpy as np
 import pytest
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def onehot(preds, n_classes=3):
+    """N×n_classes probabilities putting all mass on ``preds`` (ensemble tests' hand-made members)."""
+    p = np.zeros((len(preds), n_classes))
+    p[np.arange(len(preds)), preds] = 1.0
+    return p
 
 
 @pytest.fixture(autouse=True)

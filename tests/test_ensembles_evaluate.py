@@ -5,16 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import onehot
 from transferscope.ensembles import evaluate as ev
 from transferscope.io import write_npz
 
 LABELS = np.array([0, 1, 2, 0, 1])
-
-
-def onehot(preds, n_classes=3):
-    p = np.zeros((len(preds), n_classes))
-    p[np.arange(len(preds)), preds] = 1.0
-    return p
 
 
 def test_fort_normalised_disagreement_by_hand():

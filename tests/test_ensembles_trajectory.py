@@ -11,18 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import onehot
 from transferscope.ensembles import evaluate as ev
 from transferscope.ensembles import trajectory as tr
 from transferscope.io import write_npz
 from transferscope.models import build_model, layer_names
 
 LABELS = np.array([0, 1, 2, 0, 1])
-
-
-def onehot(preds, n_classes=3):
-    p = np.zeros((len(preds), n_classes))
-    p[np.arange(len(preds)), preds] = 1.0
-    return p
 
 
 # --- feature distances -----------------------------------------------------------------------------------------

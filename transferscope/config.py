@@ -135,7 +135,7 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if errors:
         lines = [f"  {_key_path(e)}: {_message(e)}" for e in errors]
         raise ConfigError("invalid configuration (schemas/config.schema.yaml):\n" + "\n".join(lines))
-    _cross_check(config)
+    _cross_check(config, schema)
     canonical = _sort_keys(config)
     config.clear()
     config.update(canonical)
@@ -158,7 +158,7 @@ def _message(error) -> str:
     return error.message
 
 
-def _cross_check(config: dict) -> None:
+def _cross_check(config: dict, schema: dict) -> None:
     datasets = config["datasets"]
     problems = []
     pretrained = config.get("pretrained", {})
@@ -218,12 +218,12 @@ def _cross_check(config: dict) -> None:
             problems.append(f"  finetune.mode_recipes.{mode}: not one of finetune.modes {config['finetune']['modes']}")
         for key in set(override) - recipe_keys:
             problems.append(f"  finetune.mode_recipes.{mode}.{key}: unknown recipe key (known: {sorted(recipe_keys)})")
-    problems += _ensemble_problems(config)
+    problems += _ensemble_problems(config, schema)
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(problems))
 
 
-def _ensemble_problems(config: dict) -> list[str]:
+def _ensemble_problems(config: dict, schema: dict) -> list[str]:
     """Cross-checks of the ``ensembles`` section (thesis B); [] when it is absent or disabled."""
     ens = config.get("ensembles")
     if not ens or not ens.get("enabled", True):
@@ -231,7 +231,7 @@ def _ensemble_problems(config: dict) -> list[str]:
     from transferscope.ensembles.plan import METHODS
     from transferscope.models import layer_names, tap_names
 
-    problems, variants = _variant_problems(ens)
+    problems, variants = _variant_problems(ens, schema["properties"]["ensembles"]["properties"])
     datasets = config["datasets"]
     for i, name in enumerate(ens["targets"]):
         if name not in datasets:
@@ -276,15 +276,15 @@ def _ensemble_problems(config: dict) -> list[str]:
     return problems
 
 
-def _variant_problems(ens: dict) -> tuple[list[str], list[tuple[str, dict]]]:
-    """Problems of the ``ensembles.methods`` entries (malformed, unknown or ill-typed overrides, two entries naming
-    one variant) and the (method, overrides) of the well-formed ones."""
+def _variant_problems(ens: dict, properties: dict) -> tuple[list[str], list[tuple[str, dict]]]:
+    """Problems of the ``ensembles.methods`` entries (malformed, unknown or ill-typed overrides, checked against the
+    schema's ``ensembles`` ``properties``; two entries naming one variant) and the (method, overrides) of the
+    well-formed ones."""
     import jsonschema
 
     from transferscope.ensembles.plan import METHODS
     from transferscope.ensembles.variants import VariantError, allowed_keys, apply_overrides, parse_variant, variant_name
 
-    properties = load_schema()["properties"]["ensembles"]["properties"]
     problems, variants, names = [], [], []
     for i, entry in enumerate(ens["methods"]):
         try:

@@ -24,10 +24,10 @@ class MemoryModel:
         return int(math.ceil(scale * attempt * (self.base_mb + self.copies * input_mb) / 100.0) * 100)
 
 
-# Rule families (measured peaks: README "Resources, GPUs and profiles").
+# Rule families: copies from the code's data path, bases above the peaks measured on the small configs (README
+# "Resources, GPUs and profiles"); not yet measured at thesis scale.
 TRAINING = MemoryModel(base_mb=1500, copies=3.0)   # pretrain, finetune, scratch, ensemble members
 ANALYSIS = MemoryModel(base_mb=2500, copies=2.0)   # extract, model_metrics: + activations of one model
-PREPARE = MemoryModel(base_mb=1500, copies=4.0)    # dataset preparation: raw files, derived copy, float resize
 
 
 def rule_memory(model: MemoryModel, scale: float = 1.0):

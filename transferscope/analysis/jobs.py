@@ -16,21 +16,29 @@ from transferscope.runtime import resolve_device
 log = logging.getLogger("transferscope")
 
 
-def run_extract(target_path, checkpoints: dict[str, str], outputs: dict[str, str], *, n_samples: int, pool: str,
-                seed: int, split: str = "test", device: str = "auto") -> None:
-    """Activations of the target's analysis sample (``n_samples`` of its ``split`` part) for each pre-trained
-    checkpoint (point -> ckpt path)."""
+def checkpoint_activations(target: Bundle, checkpoints: dict[str, str], *, n_samples: int, pool: str, seed: int,
+                           split: str = "test", device: str = "auto"):
+    """For each pre-trained checkpoint (point -> ckpt path): (point, path, layer -> n×d activations of the target's
+    analysis sample, its n labels, its n bundle indices), one model in memory at a time."""
     dev = resolve_device(device)
-    target = Bundle.load(target_path)
     images, labels, indices = sample_images(target, n_samples, seed, split)
     for point, ckpt_path in checkpoints.items():
         blob = load_checkpoint(ckpt_path)
         check_fits(blob, target, ckpt_path)
         model = model_from_checkpoint(blob, ckpt_path).to(dev)
-        acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=pool)
-        save_activations(outputs[point], acts, labels.numpy(), indices,
-                         {"checkpoint": str(ckpt_path), "target": target.meta.get("name"), "pool": pool,
-                          "split": split})
+        yield point, ckpt_path, extract(model, images, target.meta["mean"], target.meta["std"], pool=pool), \
+            labels.numpy(), indices
+
+
+def run_extract(target_path, checkpoints: dict[str, str], outputs: dict[str, str], *, n_samples: int, pool: str,
+                seed: int, split: str = "test", device: str = "auto") -> None:
+    """Activations of the target's analysis sample (``n_samples`` of its ``split`` part) for each pre-trained
+    checkpoint (point -> ckpt path)."""
+    target = Bundle.load(target_path)
+    for point, ckpt_path, acts, labels, indices in checkpoint_activations(
+            target, checkpoints, n_samples=n_samples, pool=pool, seed=seed, split=split, device=device):
+        save_activations(outputs[point], acts, labels, indices,
+                         {"checkpoint": str(ckpt_path), "target": target.meta.get("name"), "pool": pool, "split": split})
         log.info("extract %s: %d samples, layers %s", outputs[point], len(labels),
                  {k: v.shape[1] for k, v in acts.items()})
 
@@ -41,16 +49,10 @@ def run_model_metrics(target_path, checkpoints: dict[str, str], key: dict, metri
     """Metrics table of one pre-training run (``key``: target, source, arch, seed) on one target: the activations of
     each checkpoint (point -> path) on the analysis sample are computed in memory, never written (rule extract
     writes them when asked), so a run of hundreds of models needs no activation store."""
-    dev = resolve_device(device)
-    target = Bundle.load(target_path)
-    images, labels, _ = sample_images(target, n_samples, seed, split)
     rows = []
-    for i, (point, ckpt_path) in enumerate(checkpoints.items()):
-        blob = load_checkpoint(ckpt_path)
-        check_fits(blob, target, ckpt_path)
-        model = model_from_checkpoint(blob, ckpt_path).to(dev)
-        acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=pool)
-        for row in layer_metric_rows(acts, labels.numpy(), metrics, twonn_subsets=twonn_subsets, seed=seed,
+    for i, (point, ckpt_path, acts, labels, _) in enumerate(checkpoint_activations(
+            Bundle.load(target_path), checkpoints, n_samples=n_samples, pool=pool, seed=seed, split=split, device=device)):
+        for row in layer_metric_rows(acts, labels, metrics, twonn_subsets=twonn_subsets, seed=seed,
                                      metric_bootstrap=metric_bootstrap):
             rows.append({**key, "checkpoint": point, **row})
         log.info("metrics %d/%d: %s", i + 1, len(checkpoints), ckpt_path)

@@ -129,6 +129,7 @@ class EnsemblePlan:
         self.checkpoint_pattern = checkpoint_pattern
         self.tables = list(tables)
         self.variants = expand_variants(self.ens) if self.enabled else {}
+        self._runs: list[dict] | None = None
 
     # --- lists -----------------------------------------------------------------------------------------------
     @property
@@ -167,7 +168,13 @@ class EnsemblePlan:
         return path[: -len(".pt")] + f".{ext}" if ext != "pt" else path
 
     def runs(self) -> list[dict]:
-        """Every (target, seed, replicate, variant) with its member files in training order (the table's params)."""
+        """Every (target, seed, replicate, variant) with its member files in training order (the table's params);
+        built once, the table rules ask for it several times while the DAG is built."""
+        if self._runs is None:
+            self._runs = self._build_runs()
+        return self._runs
+
+    def _build_runs(self) -> list[dict]:
         out: list[dict] = []
         if not self.enabled:
             return out
@@ -183,10 +190,8 @@ class EnsemblePlan:
         return out
 
     def table_inputs(self) -> list[str]:
-        files: list[str] = []
-        for run in self.runs():
-            files += [p for p in run["probs"] + run["weights"] if p not in files]
-        return files
+        """Every member file of every run, once, in first-seen order."""
+        return list(dict.fromkeys(p for run in self.runs() for p in run["probs"] + run["weights"]))
 
     # --- one member job ----------------------------------------------------------------------------------------
     def pretrain_seed(self, seed: int, method: str, k: int, rep: int = 1) -> int:
