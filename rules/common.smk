@@ -1,7 +1,14 @@
 import os
 
 # Config -> wildcard lists -> paths, in one place. Rules never hard-code a dataset or a number.
-from transferscope.config import finetune_recipe, mode_from_token, mode_token, used_datasets, uses_gpu
+from transferscope.config import (
+    finetune_recipe,
+    mode_from_token,
+    mode_token,
+    training_batches,
+    used_datasets,
+    uses_gpu,
+)
 from transferscope.plots.figures import CONDITIONS, FIGURES as FIGURE_TABLE
 from transferscope.resources import ANALYSIS as ANALYSIS_MEMORY, TRAINING as TRAINING_MEMORY, rule_memory
 
@@ -40,7 +47,7 @@ RUN_ON_TARGET_INPUTS = dict(
 ANALYSIS = config["analysis"]["enabled"]
 ANALYSE_FINETUNED = ANALYSIS and config["analysis"]["finetuned"]
 # The fixed sample of target images whose activations are analysed (params of extract and of finetune).
-ANALYSIS_SAMPLE = {key: config["analysis"][key] for key in ("n_samples", "pool", "seed", "split")}
+ANALYSIS_SAMPLE = {key: config["analysis"][key] for key in ("n_samples", "pool", "seed", "split", "flatten_units")}
 TABLES = "results/tables"
 FIGURES = "results/figures"
 LOGS = "results/logs"
@@ -48,12 +55,24 @@ BENCH = "results/benchmarks"
 
 # Resources, written once. A rule with gpu=GPU must claim a slot in its script (runtime.claim_device) before CUDA
 # is touched. Training runtime grows with the attempt, so a retry after a time-out gets more time.
-# Memory follows the data: scale × attempt × (family base + copies × input size), transferscope/resources.py.
+# Memory follows the data: scale × attempt × (family base + copies × input size + copies × one model's activations
+# of the analysis sample, where the job extracts them + a training batch's backward state when training runs on the
+# CPU), transferscope/resources.py.
 MEM_SCALE = config["memory"]["scale"]
-TRAINING_RESOURCES = dict(
-    gpu=GPU, mem_mb=rule_memory(TRAINING_MEMORY, MEM_SCALE), runtime=lambda wc, attempt: 120 * attempt
-)
-EXTRACT_RESOURCES = dict(gpu=GPU, mem_mb=rule_memory(ANALYSIS_MEMORY, MEM_SCALE), runtime=30)
+TRAINING_BATCH = training_batches(config)
+
+
+def training_resources(role, sample=None):
+    """Resources of a training rule; ``role`` (pretrain, finetune, ensembles) names the recipe whose batch a CPU
+    job holds, ``sample`` the analysis sample when the job also extracts activations."""
+    return dict(
+        gpu=GPU,
+        mem_mb=rule_memory(TRAINING_MEMORY, MEM_SCALE, sample, None if GPU else TRAINING_BATCH.get(role)),
+        runtime=lambda wc, attempt: 120 * attempt,
+    )
+
+
+EXTRACT_RESOURCES = dict(gpu=GPU, mem_mb=rule_memory(ANALYSIS_MEMORY, MEM_SCALE, ANALYSIS_SAMPLE), runtime=30)
 METRICS_RESOURCES = dict(mem_mb=8000, runtime=60)
 SMALL_RESOURCES = dict(mem_mb=4000, runtime=30)
 # What shapes a layer_metrics table besides the models it reads (its params: a change reruns the metrics).

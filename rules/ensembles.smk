@@ -48,7 +48,7 @@ rule ensemble_member:
         "../envs/transferscope.yaml"
     threads: THREADS
     resources:
-        **TRAINING_RESOURCES,
+        **training_resources("ensembles"),
     params:
         **DEVICE_PARAMS,
         spec=lambda wc: ENSEMBLES.spec(wc.target, wc.seed, wc.method, wc.k, wc.rep),

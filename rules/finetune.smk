@@ -13,7 +13,7 @@ rule finetune:
         "../envs/transferscope.yaml"
     threads: THREADS
     resources:
-        **TRAINING_RESOURCES,
+        **training_resources("finetune", ANALYSIS_SAMPLE if ANALYSE_FINETUNED else None),
     params:
         **FINETUNE_PARAMS,
         points=CKPTS,
@@ -40,7 +40,7 @@ rule scratch:
         "../envs/transferscope.yaml"
     threads: THREADS
     resources:
-        **TRAINING_RESOURCES,
+        **training_resources("finetune"),
     params:
         **FINETUNE_PARAMS,
         recipe=config["finetune"]["recipe"],

@@ -13,7 +13,7 @@ rule pretrain:
         "../envs/transferscope.yaml"
     threads: THREADS
     resources:
-        **TRAINING_RESOURCES,
+        **training_resources("pretrain"),
     params:
         **DEVICE_PARAMS,
         recipe=config["pretrain"]["recipe"],

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from transferscope.analysis.activations import balanced_sample, extract, load_activations, pool_taps, save_activations
+from transferscope.inference import Preprocess, eval_batch_size, eval_batches, unit_subset
 from scipy import stats
 
 from transferscope.analysis.correlate import correlation_stats, spearman_band, transferability_table
@@ -46,14 +47,61 @@ def test_pool_taps():
     assert set(both) == {"in", "conv", "conv:gap", "fc"}
 
 
+def test_flatten_units_keep_the_same_seeded_units_of_wide_conv_maps():
+    taps = {"in": torch.arange(2 * 16.0).view(2, 1, 4, 4), "conv": torch.arange(2 * 48.0).view(2, 3, 4, 4),
+            "fc": torch.arange(10.0).view(2, 5)}
+    kept = pool_taps(taps, "both", max_units=8, seed=3)
+    idx = unit_subset(48, 8, seed=3)
+    assert list(idx) == sorted(set(idx.tolist())) and len(idx) == 8  # 8 distinct units, in order
+    assert torch.equal(kept["conv"], taps["conv"].flatten(1)[:, torch.from_numpy(idx)])
+    assert torch.equal(kept["in"], taps["in"].flatten(1)[:, torch.from_numpy(unit_subset(16, 8, seed=3))])
+    assert kept["fc"].shape == (2, 5) and kept["conv:gap"].shape == (2, 3)  # dense and pooled taps stay whole
+    assert np.array_equal(unit_subset(48, 8, seed=3), idx) and not np.array_equal(unit_subset(48, 8, seed=4), idx)
+    assert unit_subset(48, 48) is None and unit_subset(48, None) is None
+    assert list(pool_taps(taps, "both")) == ["in", "conv", "conv:gap", "fc"]
+
+
+def test_extract_subset_equals_the_same_columns_of_the_full_extraction():
+    torch.manual_seed(0)
+    model = build_model("mnist_cnn", 3, 1, 12)
+    images = torch.randint(0, 256, (6, 1, 12, 12), dtype=torch.uint8)
+    prep = Preprocess([0.5], [0.25])
+    full = extract(model, images, prep, pool="flatten", batch_size=4)
+    some = extract(model, images, prep, pool="flatten", batch_size=4, max_units=50, seed=7)
+    for layer, acts in full.items():
+        keep = unit_subset(acts.shape[1], 50, 7) if layer in ("in", "conv1", "pool1", "conv2", "pool2") else None
+        assert np.array_equal(some[layer], acts if keep is None else acts[:, keep]), layer
+
+
+def test_preprocess_resizes_each_batch_to_the_input_size():
+    images = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8)
+    prep = Preprocess([0.5, 0.4, 0.3], [0.2, 0.25, 0.5], size=24)
+    x = prep(images)
+    assert x.shape == (5, 3, 24, 24) and x.dtype == torch.float32
+    # per-channel normalisation commutes with bilinear interpolation (weights sum to 1): resize, then normalise
+    ref = torch.nn.functional.interpolate(images.float() / 255, size=(24, 24), mode="bilinear", antialias=True,
+                                          align_corners=False)
+    ref = (ref - torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)) / torch.tensor([0.2, 0.25, 0.5]).view(1, 3, 1, 1)
+    assert torch.allclose(x, ref, atol=1e-6)
+    assert torch.allclose(Preprocess([0.5] * 3, [0.2] * 3, size=8)(images), (images.float() / 255 - 0.5) / 0.2)
+    model = build_model("mnist_cnn", 2, 3, 24)  # a network that sees 24×24 evaluates 8×8 images through prep
+    logp = torch.cat(list(eval_batches(model, images, prep, batch_size=2)))
+    assert logp.shape == (5, 2)
+
+
+def test_evaluation_batches_shrink_with_the_image_side():
+    assert eval_batch_size(8) == 1024 and eval_batch_size(28) == 1024 and eval_batch_size(32) == 1024
+    assert eval_batch_size(224) == 20 and eval_batch_size(224, cap=8) == 8 and eval_batch_size(10_000) == 1
+
+
 def test_extract_and_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_model("mnist_cnn", 3, 1, 12)
     images = torch.randint(0, 256, (10, 1, 12, 12), dtype=torch.uint8)
-    acts = extract(model, images, [0.5], [0.25], pool="flatten", batch_size=4)
+    acts = extract(model, images, Preprocess([0.5], [0.25]), pool="flatten", batch_size=4)
     assert list(acts) == ["in", "conv1", "pool1", "conv2", "pool2", "fc1", "out"]
     assert acts["fc1"].shape == (10, 128) and acts["out"].dtype == np.float32
-    again = extract(model, images, [0.5], [0.25], pool="flatten", batch_size=10)
+    again = extract(model, images, Preprocess([0.5], [0.25]), pool="flatten", batch_size=10)
     assert np.allclose(acts["pool2"], again["pool2"], atol=1e-6)  # batching does not change activations
     path = tmp_path / "a.npz"
     save_activations(path, acts, np.arange(10) % 3, np.arange(10), {"x": 1})

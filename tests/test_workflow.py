@@ -91,6 +91,23 @@ def test_analysis_tables(finished_run):
     assert len(list(finished_run.glob("results/activations_finetuned/digits69/*/mnist_cnn/seed1/*/*.npz"))) == 8
 
 
+def test_target_is_stored_at_its_native_size_and_seen_at_its_input_size(finished_run):
+    """digits69 (input_size: 12) is stored at the digits' 8×8 and resized per batch: the fine-tuned checkpoints
+    fit 12×12 inputs and every activation file's input tap has 12 × 12 units; flatten_units caps conv maps."""
+    import numpy as np
+
+    from transferscope.data.bundle import Bundle
+
+    bundle = Bundle.load(finished_run / "results/data/digits69.pt")
+    assert tuple(bundle.images.shape[1:]) == (1, 8, 8) and bundle.shape == (1, 12, 12)
+    # the sources' 12×12 checkpoints fit it (fine-tuning checks in_channels × image_size² against bundle.shape)
+    assert len(list(finished_run.glob("results/finetune/digits69/*/mnist_cnn/seed1/*/*/result.json"))) == 2 * 2 * 2
+    for path in finished_run.glob("results/activations*/digits69/**/*.npz"):
+        with np.load(path) as data:
+            widths = {str(name): data[f"act:{name}"].shape[1] for name in data["layers"]}
+        assert widths["in"] == 144 and widths["conv1"] == 1000 and widths["conv1:gap"] < 1000, (path, widths)
+
+
 def test_metrics_from_saved_activations_equal_the_metrics_table(finished_run, tmp_path):
     """model_metrics computes activations in memory; the same metrics from rule extract's files give the same rows."""
     from transferscope.analysis.jobs import run_layer_metrics

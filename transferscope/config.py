@@ -357,6 +357,18 @@ def finetune_recipe(config: dict, mode: str) -> dict:
     return {**config["finetune"]["recipe"], **config["finetune"]["mode_recipes"].get(mode, {})}
 
 
+def training_batches(config: dict) -> dict[str, int]:
+    """Images per training batch of each training role: ``pretrain``, ``finetune`` (the largest over the modes'
+    recipes; scratch baselines use them too) and ``ensembles``: what a CPU training job's memory request allows for."""
+    modes = config["finetune"]["modes"]
+    batches = {"pretrain": int(config["pretrain"]["recipe"]["batch_size"]),
+               "finetune": max(int(finetune_recipe(config, mode)["batch_size"]) for mode in modes)}
+    ensembles = config.get("ensembles") or {}
+    if ensembles.get("recipe"):
+        batches["ensembles"] = int(ensembles["recipe"]["batch_size"])
+    return batches
+
+
 def uses_gpu(config: dict, environ=None) -> int:
     """Value of the ``gpu`` resource of the rules that may use one: 1 for ``device: cuda``, 0 for ``cpu``, and for
     ``auto`` 1 when the machine that builds the DAG has GPUs (``TRANSFERSCOPE_GPUS`` or ``nvidia-smi -L``; no CUDA

@@ -11,6 +11,7 @@ arrays n×d (float32) of a fixed, seeded, class-balanced sample of target test i
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -23,56 +24,94 @@ from transferscope.io import write_npz
 
 # --- batched evaluation ---------------------------------------------------------------------------------------
 
+# Pixels (H×W) of one evaluation batch: 1,024 images up to 32×32, fewer for larger images (20 at 224×224), so a
+# VGG16 forward pass at 224 px holds ~0.3 GB of first-layer maps instead of ~13 GB at 1,024 images.
+EVAL_PIXELS = 1024 * 32 * 32
 
-def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """uint8 B×C×H×W -> float32 (x/255 - mean) / std, mean/std shaped C."""
-    x = images.to(torch.float32).div_(255.0)
-    return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+def eval_batch_size(side: int, cap: int = 1024, pixels: int = EVAL_PIXELS) -> int:
+    """Images per evaluation batch for square inputs of ``side`` pixels: ``pixels`` / side², within 1..``cap``."""
+    return max(1, min(cap, pixels // max(1, side * side)))
+
+
+@dataclass
+class Preprocess:
+    """How stored uint8 images become a network's input, one batch at a time on the batch's device.
+
+    ``mean``/``std``: per-channel normalisation in 0..1 pixel units (C floats); ``size``: side length the network
+    sees: a batch whose side differs is resized there (bilinear, antialiased), so a dataset is stored once at its
+    native resolution (``input_size`` in a dataset spec) and never as an upsampled copy. None: as stored.
+    """
+
+    mean: torch.Tensor  # float32 C
+    std: torch.Tensor  # float32 C
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        self.mean = torch.as_tensor(self.mean, dtype=torch.float32)
+        self.std = torch.as_tensor(self.std, dtype=torch.float32)
+
+    @classmethod
+    def of(cls, bundle: Bundle) -> "Preprocess":
+        """The preprocessing a bundle's ``meta`` asks for (mean, std, input_size)."""
+        return cls(bundle.meta["mean"], bundle.meta["std"], bundle.input_size)
+
+    def to(self, device: torch.device | str) -> "Preprocess":
+        return Preprocess(self.mean.to(device), self.std.to(device), self.size)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 B×C×H×W -> float32 B×C×S×S: x/255, resized to S = ``size`` if H or W differ, (x - mean) / std."""
+        x = images.to(torch.float32).div_(255.0)
+        if self.size is not None and tuple(x.shape[-2:]) != (self.size, self.size):
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        mean, std = self.mean.to(x.device), self.std.to(x.device)
+        return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
 
 @torch.no_grad()
-def eval_batches(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024,
+def eval_batches(model: torch.nn.Module, images: torch.Tensor, prep: Preprocess, batch_size: int | None = None,
                  taps: bool = False) -> Iterator:
     """The model's output for consecutive batches of uint8 ``images`` in eval mode, one batch at a time.
 
-    Each batch is moved to the model's device and normalised with ``mean``/``std`` (per channel). Yields the
-    B×K log-probabilities, or with ``taps`` the dict tap -> tensor. Afterwards every module gets back its own
-    train/eval mode: layers frozen in eval mode inside a training model (their BatchNorm statistics) stay frozen
-    when an evaluation point falls inside an epoch.
+    Each batch is moved to the model's device and preprocessed there by ``prep``; ``batch_size`` None: chosen from
+    the input side (:func:`eval_batch_size`). Yields the B×K log-probabilities, or with ``taps`` the dict tap ->
+    tensor. Afterwards every module gets back its own train/eval mode: layers frozen in eval mode inside a training
+    model (their BatchNorm statistics) stay frozen when an evaluation point falls inside an epoch.
     """
     modes = [(module, module.training) for module in model.modules()]
     model.eval()
     device = next(model.parameters()).device
-    mean = torch.as_tensor(mean, dtype=torch.float32, device=device)
-    std = torch.as_tensor(std, dtype=torch.float32, device=device)
+    prep = prep.to(device)
+    batch_size = batch_size or eval_batch_size(prep.size or images.shape[-1])
     try:
         for i in range(0, len(images), batch_size):
-            x = normalise(images[i:i + batch_size].to(device), mean, std)
+            x = prep(images[i:i + batch_size].to(device))
             yield model(x, taps=True) if taps else model(x)
     finally:
         for module, training in modes:
             module.training = training
 
 
-def predict_log_probs(model: torch.nn.Module, images: torch.Tensor, mean, std, batch_size: int = 1024) -> torch.Tensor:
+def predict_log_probs(model: torch.nn.Module, images: torch.Tensor, prep: Preprocess,
+                      batch_size: int | None = None) -> torch.Tensor:
     """Log-probabilities N×K of ``images`` (uint8) in eval mode."""
-    outs = list(eval_batches(model, images, mean, std, batch_size))
+    outs = list(eval_batches(model, images, prep, batch_size))
     return torch.cat(outs) if outs else torch.empty(0)
 
 
-def evaluate(model, images, labels, mean, std) -> tuple[float, float]:
+def evaluate(model, images, labels, prep: Preprocess) -> tuple[float, float]:
     """(mean NLL loss, accuracy in 0..1) on uint8 images."""
-    logp = predict_log_probs(model, images, mean, std)
+    logp = predict_log_probs(model, images, prep)
     loss = F.nll_loss(logp, labels).item()
     acc = (logp.argmax(1) == labels).float().mean().item()
     return loss, acc
 
 
-def predict_probs(model: torch.nn.Module, images: torch.Tensor, mean, std,
-                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray | None]:
+def predict_probs(model: torch.nn.Module, images: torch.Tensor, prep: Preprocess,
+                  batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(probabilities N×K, pooled features N×d from the ``pool`` tap or None) in eval mode, float32 numpy."""
     probs, feats = [], []
-    for out in eval_batches(model, images, mean, std, batch_size, taps=True):
+    for out in eval_batches(model, images, prep, batch_size, taps=True):
         probs.append(out["out"].exp().float().cpu())
         if "pool" in out:
             feats.append(out["pool"].float().cpu())
@@ -84,29 +123,47 @@ def predict_probs(model: torch.nn.Module, images: torch.Tensor, mean, std,
 # --- taps and pooling -----------------------------------------------------------------------------------------
 
 
-def pool_taps(taps: dict[str, torch.Tensor], pool: str) -> dict[str, torch.Tensor]:
-    """Flatten / globally average conv maps per ``pool``; returns tap name -> B×d."""
+def unit_subset(d: int, max_units: int | None, seed: int = 0) -> np.ndarray | None:
+    """Sorted indices of ``max_units`` of ``d`` units, drawn by a generator seeded with (seed, d): every model with
+    a tap of that width keeps the same units. None when nothing is dropped (``max_units`` None or ≥ d)."""
+    if max_units is None or d <= max_units:
+        return None
+    return np.sort(np.random.default_rng([seed, d]).choice(d, size=max_units, replace=False))
+
+
+def pool_taps(taps: dict[str, torch.Tensor], pool: str, max_units: int | None = None,
+              seed: int = 0) -> dict[str, torch.Tensor]:
+    """Flatten / globally average conv maps per ``pool``; returns tap name -> B×d.
+
+    ``max_units``: a flattened conv map (and the input) wider than this keeps that many of its units, the same ones
+    for every model (:func:`unit_subset` with ``seed``); pooled and dense taps are kept whole.
+    """
     out = {}
     for name, value in taps.items():
-        if value.ndim == 4 and name != "in":
-            if pool in ("flatten", "both"):
-                out[name] = value.flatten(1)
-            if pool in ("gap", "both"):
-                out[name if pool == "gap" else f"{name}:gap"] = value.mean(dim=(2, 3))
-        else:
-            out[name] = value.flatten(1)
+        conv = value.ndim == 4 and name != "in"
+        if not conv or pool in ("flatten", "both"):
+            flat = value.flatten(1)
+            keep = unit_subset(flat.shape[1], max_units, seed) if value.ndim == 4 else None
+            out[name] = flat if keep is None else flat[:, torch.from_numpy(keep).to(flat.device)]
+        if conv and pool in ("gap", "both"):
+            out[name if pool == "gap" else f"{name}:gap"] = value.mean(dim=(2, 3))
     return out
 
 
 @torch.no_grad()
-def extract(model: torch.nn.Module, images: torch.Tensor, mean, std, pool: str = "flatten",
-            batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Activations of uint8 ``images`` at every tap of ``model`` in eval mode: layer -> n×d float32."""
+def extract(model: torch.nn.Module, images: torch.Tensor, prep: Preprocess, pool: str = "flatten",
+            batch_size: int | None = None, max_units: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Activations of uint8 ``images`` at every tap of ``model`` in eval mode: layer -> n×d float32.
+
+    ``batch_size`` None: :func:`eval_batch_size` capped at 256; ``max_units``/``seed``: see :func:`pool_taps` (the
+    units are chosen per batch, so a wide flattened map is never held whole beyond one batch)."""
+    batch_size = batch_size or eval_batch_size(prep.size or images.shape[-1], cap=256)
     parts: dict[str, list[np.ndarray]] = {}
-    for out in eval_batches(model, images, mean, std, batch_size, taps=True):
-        for name, value in pool_taps(out, pool).items():
+    for out in eval_batches(model, images, prep, batch_size, taps=True):
+        for name, value in pool_taps(out, pool, max_units, seed).items():
             parts.setdefault(name, []).append(value.float().cpu().numpy())
-    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    # one layer's batches are freed as soon as it is joined: the peak is every layer once plus the widest one
+    return {name: np.concatenate(parts.pop(name)) for name in list(parts)}
 
 
 # --- the analysis sample and activation files -----------------------------------------------------------------

@@ -11,6 +11,7 @@ run_extract(
     dict(zip(smk.params.points, smk.output)),
     n_samples=smk.params.n_samples,
     pool=smk.params.pool,
+    flatten_units=smk.params.flatten_units,
     seed=smk.params.seed,
     split=smk.params.split,
     device=smk.params.device,

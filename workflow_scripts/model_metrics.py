@@ -14,6 +14,7 @@ run_model_metrics(
     smk.output[0],
     n_samples=smk.params.n_samples,
     pool=smk.params.pool,
+    flatten_units=smk.params.flatten_units,
     seed=smk.params.seed,
     split=smk.params.split,
     device=smk.params.device,

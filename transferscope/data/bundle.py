@@ -5,7 +5,11 @@ A bundle holds
 - ``labels``: int64 tensor N (0..n_classes-1),
 - ``split``: int8 tensor N with values TRAIN=0, VAL=1, TEST=2,
 - ``classes``: list of class names (len = n_classes),
-- ``meta``: dict (source name, derivations applied, normalisation mean/std per channel, ...).
+- ``meta``: dict (source name, derivations applied, normalisation mean/std per channel, ``input_size``, ...).
+
+Images are stored at the size the source and its derivations give. ``meta["input_size"]`` (a dataset's
+``input_size``), when set, is the side length the networks see: every batch is resized on its device
+(``transferscope.inference.Preprocess``), so a 224-px view of CIFAR-100 is stored as 32×32 (184 MB, not 9 GB).
 """
 from __future__ import annotations
 
@@ -42,9 +46,15 @@ class Bundle:
         return len(self.classes)
 
     @property
+    def input_size(self) -> int | None:
+        """Side length the networks see (``meta["input_size"]``), or None: images as stored."""
+        size = self.meta.get("input_size")
+        return int(size) if size else None
+
+    @property
     def shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one image."""
-        return tuple(self.images.shape[1:])
+        """(C, H, W) of one image as the networks see it (``input_size``², else as stored)."""
+        return network_shape(tuple(self.images.shape), self.meta)
 
     def subset(self, split: int | str) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (uint8) and labels of one split."""
@@ -74,6 +84,26 @@ class Bundle:
             return cls(blob["images"], blob["labels"], blob["split"], blob["classes"], blob.get("meta", {}))
         except (KeyError, TypeError, ValueError) as exc:
             raise RuntimeError(f"dataset bundle {path} is malformed: {exc}") from exc
+
+
+def network_shape(stored_shape: tuple[int, ...], meta: dict) -> tuple[int, int, int]:
+    """(C, H, W) the networks see for images stored as N×C×H×W: ``meta["input_size"]``² when set."""
+    c, h, w = stored_shape[1:]
+    size = meta.get("input_size")
+    return (c, int(size), int(size)) if size else (c, h, w)
+
+
+def bundle_shape(path: str | Path) -> tuple[int, int, int]:
+    """The network-facing (C, H, W) of the bundle at ``path``, read without loading its images (memory-mapped):
+    cheap enough for Snakemake's resource callables."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset bundle not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        return network_shape(tuple(blob["images"].shape), blob.get("meta", {}))
+    except Exception as exc:
+        raise RuntimeError(f"could not read dataset bundle {path}: {exc}. Delete it and rerun prepare_dataset.") from exc
 
 
 @dataclass

@@ -11,7 +11,8 @@ config always gives the same pixels. Ops (config form ``{op: name, ...params}``)
   ``replace`` with uniform noise is thesis A's ``mnist_noise`` (labels kept, nothing learnable).
 - ``structured_noise``: ``fraction`` (0.1) — pure uniform noise, then per class a fixed random subset of
   ``fraction`` of the pixels gets fixed class-specific random values (thesis A's ``mnist_noise_struct``).
-- ``resize``: ``size`` — bilinear, antialiased resize to size×size.
+- ``resize``: ``size`` — bilinear, antialiased resize to size×size, stored (for networks that see a larger size than
+  the data's, prefer a dataset's ``input_size``: stored natively, resized per batch on the device).
 - ``pad``: ``size`` — zero-pad centred to size×size.
 - ``grayscale`` / ``rgb``: convert channels (ITU-R 601 luma / channel repeat).
 - ``per_class_subsample``: ``n`` — keep at most n images per class (before the split).
@@ -118,11 +119,21 @@ def structured_noise(ds: RawDataset, rng, fraction=0.1) -> RawDataset:
     return _replace(ds, images=_uint8(images.view(n, c, h, w)))
 
 
+def resize_images(images: torch.Tensor, size: int, chunk: int = 1024) -> torch.Tensor:
+    """uint8 N×C×H×W -> uint8 N×C×size×size, bilinear antialiased, ``chunk`` images at a time (the float copy of
+    one chunk, not of the whole set, is the peak)."""
+    out = torch.empty((images.shape[0], images.shape[1], size, size), dtype=torch.uint8)
+    for start in range(0, images.shape[0], chunk):
+        block = F.interpolate(_float01(images[start:start + chunk]), size=(size, size), mode="bilinear",
+                              antialias=True, align_corners=False)
+        out[start:start + chunk] = _uint8(block)
+    return out
+
+
 def resize(ds: RawDataset, rng, size) -> RawDataset:
     if tuple(ds.images.shape[2:]) == (size, size):
         return ds
-    out = F.interpolate(_float01(ds.images), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return _replace(ds, images=_uint8(out))
+    return _replace(ds, images=resize_images(ds.images, size))
 
 
 def pad(ds: RawDataset, rng, size) -> RawDataset:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from transferscope.data.bundle import TEST, TRAIN, RawDataset
+from transferscope.data.derive import resize_images
 from transferscope.data.image_folder import read_images
 
 MNIST_FAMILY = {"mnist": "MNIST", "fashionmnist": "FashionMNIST", "kmnist": "KMNIST"}
@@ -89,7 +90,7 @@ def load_torchvision(
         return _load_pets(data_root, download, image_size or DEFAULT_VARIABLE_SIZE)
     if image_size is not None and tuple(ds.images.shape[2:]) != (image_size, image_size):
         ds.meta["native_size"] = list(ds.images.shape[2:])
-        ds.images = _resize_batch(ds.images, image_size)
+        ds.images = resize_images(ds.images, image_size)
     ds.meta["image_size"] = int(ds.images.shape[-1])
     return ds
 
@@ -123,18 +124,6 @@ def _combine(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tens
         [torch.full((len(y_train),), TRAIN, dtype=torch.int8), torch.full((len(y_test),), TEST, dtype=torch.int8)]
     )
     return torch.cat([x_train, x_test]).contiguous(), torch.cat([y_train, y_test]).long(), split
-
-
-def _resize_batch(images: torch.Tensor, size: int, chunk: int = 2048) -> torch.Tensor:
-    """uint8 N×C×H×W -> N×C×size×size, bilinear antialiased (as the ``resize`` derivation), in chunks."""
-    import torch.nn.functional as F
-
-    out = torch.empty((images.shape[0], images.shape[1], size, size), dtype=torch.uint8)
-    for start in range(0, images.shape[0], chunk):
-        block = images[start : start + chunk].to(torch.float32) / 255.0
-        block = F.interpolate(block, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out[start : start + chunk] = (block.clamp(0, 1) * 255.0).round().to(torch.uint8)
-    return out
 
 
 def _check_labels(name: str, labels: torch.Tensor, n_classes: int, where: Path) -> None:

@@ -143,11 +143,11 @@ def run_member(spec: dict, *, target_path: str | Path, init_path: str | Path | N
                    label=label, epoch_evals=(), on_epoch_end=loss.end_epoch)
 
     x_test, y_test = data.evals["test"]
-    probs, features = predict_probs(model, x_test, data.mean, data.std)
+    probs, features = predict_probs(model, x_test, data.prep)
     val_probs = val_labels = None
     if "val" in data.evals:
         x_val, y_val = data.evals["val"]
-        val_probs, _ = predict_probs(model, x_val, data.mean, data.std)
+        val_probs, _ = predict_probs(model, x_val, data.prep)
         val_labels = y_val.cpu().numpy()
     labels = y_test.cpu().numpy()
     info = {

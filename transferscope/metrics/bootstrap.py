@@ -80,10 +80,19 @@ def _mean_pair_sq_dist(X: np.ndarray, W: np.ndarray) -> np.ndarray:
 
     Σ_{i,j} w_i w_j ‖x_i − x_j‖² = 2 (Σ w)(Σ w ‖x‖²) − 2 ‖Σ w x‖² (the i = j terms are 0).
     """
-    S = W @ X
-    num = 2.0 * (W.sum(axis=1) * (W @ np.einsum("ij,ij->i", X, X)) - np.einsum("bj,bj->b", S, S))
+    num = 2.0 * (W.sum(axis=1) * (W @ np.einsum("ij,ij->i", X, X)) - _sq_norms_of_product(W, X))
     pairs = _distinct_pair_weight(W)
     return np.where(pairs > 0, np.maximum(num, 0.0) / np.where(pairs > 0, pairs, 1.0), 0.0)
+
+
+def _sq_norms_of_product(W: np.ndarray, X: np.ndarray, block: int = 8192) -> np.ndarray:
+    """‖(W X)_b‖² for each row b of the B×n weights W and n×d X, over blocks of ``block`` columns: the B×d product
+    of a flattened conv layer (1.3 GB for B = 200, d = 800k) is never formed."""
+    out = np.zeros(W.shape[0])
+    for start in range(0, X.shape[1], block):
+        part = W @ X[:, start:start + block]
+        out += np.einsum("bj,bj->b", part, part)
+    return out
 
 
 def _distinct_pair_weight(W: np.ndarray) -> np.ndarray:
@@ -108,16 +117,14 @@ def rsa_bootstrap(X, y, n_boot: int = 200, seed: int = 0, weights: np.ndarray | 
     zz = np.einsum("ij,ij->i", Z, Z)  # 1, or 0 for constant rows
     W = stratified_bootstrap_counts(codes, n_boot, seed) if weights is None else np.asarray(weights, np.float64)
     W2 = W * W
-    T = W @ Z
     pairs_all = _distinct_pair_weight(W)
-    corr_all = np.einsum("bj,bj->b", T, T) - W2 @ zz
+    corr_all = _sq_norms_of_product(W, Z) - W2 @ zz
     pairs_w = np.zeros(W.shape[0])
     corr_w = np.zeros(W.shape[0])
     for idx in _class_blocks(codes, n_classes):
         Wc = W[:, idx]
-        Tc = Wc @ Z[idx]
         pairs_w += _distinct_pair_weight(Wc)
-        corr_w += np.einsum("bj,bj->b", Tc, Tc) - W2[:, idx] @ zz[idx]
+        corr_w += _sq_norms_of_product(Wc, Z[idx]) - W2[:, idx] @ zz[idx]
     pairs_b = pairs_all - pairs_w
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_w = 1.0 - corr_w / pairs_w

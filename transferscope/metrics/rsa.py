@@ -27,10 +27,10 @@ def _standardise_rows(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     Constant rows become zero vectors. Returns (Z, constant_mask).
     """
     constant = X.amax(dim=1) == X.amin(dim=1)
-    Z = X - X.mean(dim=1, keepdim=True)
+    Z = X - X.mean(dim=1, keepdim=True)  # the only n×d copy: a flattened conv layer can be gigabytes
+    Z[constant] = 0.0
     norms = torch.linalg.vector_norm(Z, dim=1, keepdim=True)
-    Z = torch.where(constant[:, None], torch.zeros_like(Z), Z / torch.where(constant[:, None], 1.0, norms))
-    return Z, constant
+    return Z.div_(norms.masked_fill_(constant[:, None], 1.0)), constant
 
 
 def count_constant_rows(X) -> int:

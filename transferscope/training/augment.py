@@ -1,4 +1,4 @@
-"""Batched on-device augmentation of image batches (normalisation: ``transferscope.inference.normalise``)."""
+"""Batched on-device augmentation of image batches (before them: ``transferscope.inference.Preprocess``)."""
 from __future__ import annotations
 
 import torch

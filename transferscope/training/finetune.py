@@ -14,7 +14,7 @@ import torch
 from transferscope.checkpoints import check_fits, load_checkpoint, model_from_checkpoint
 from transferscope.names import mode_from_token
 from transferscope.data.bundle import Bundle
-from transferscope.inference import extract, sample_images, save_activations
+from transferscope.inference import Preprocess, extract, sample_images, save_activations
 from transferscope.io import provenance, write_json
 from transferscope.models import build_model, freeze_prefix, reinit_layers
 from transferscope.runtime import derive_seed, resolve_device
@@ -75,10 +75,10 @@ def _cka_probe(model: torch.nn.Module, target: Bundle, n: int):
     from transferscope.metrics import linear_cka  # here: its imports are worth paying only when CKA is asked for
 
     images, _, _ = sample_images(target, n, seed=0)
-    before = extract(model, images, target.meta["mean"], target.meta["std"], pool="gap")
+    before = extract(model, images, Preprocess.of(target), pool="gap")
 
     def compare(current: torch.nn.Module) -> dict[str, float]:
-        after = extract(current, images, target.meta["mean"], target.meta["std"], pool="gap")
+        after = extract(current, images, Preprocess.of(target), pool="gap")
         return {layer: linear_cka(before[layer], after[layer]) for layer in before
                 if layer not in ("in", "out") and len(images) >= 4}
 
@@ -95,7 +95,7 @@ def run_finetune_checkpoints(target_path: str | Path, checkpoints: dict[str, str
     job that made the checkpoints, and still writes one result JSON per fine-tuning run (``job.keys`` plus
     ``checkpoint``: the point). Each finished result is kept in the undeclared ``stash_dir`` until all are done
     (Snakemake deletes declared outputs of a failed job), so a rerun skips the checkpoints already fine-tuned. With
-    ``activations`` ({n_samples, pool, seed, split}) the activations of each fine-tuned model on the target's analysis
+    ``activations`` ({n_samples, pool, seed, split, flatten_units}) the activations of each fine-tuned model on the target's analysis
     sample go to ``activation_outputs`` (point -> .npz), stashed the same way.
     """
     stash = Path(stash_dir)
@@ -126,7 +126,7 @@ def run_finetune(target_path: str | Path, job: FinetuneJob, *, checkpoint: str |
                  result_path: str | Path, activations: dict | None = None) -> dict:
     """Fine-tune (or, with ``checkpoint=None``, train from scratch) and write the result JSON.
 
-    ``activations`` ({n_samples, pool, seed, split, path}): save the fine-tuned model's activations of the target's
+    ``activations`` ({n_samples, pool, seed, split, flatten_units, path}): save the fine-tuned model's activations of the target's
     analysis sample (the images the pre-trained checkpoints are analysed on) to ``path``.
     """
     arch, seed, recipe, reinit, keys, cuda = job.arch, job.seed, job.recipe, job.reinit, job.keys, job.cuda
@@ -169,7 +169,8 @@ def run_finetune(target_path: str | Path, job: FinetuneJob, *, checkpoint: str |
     if activations:
         images, labels, indices = sample_images(target, activations["n_samples"], activations["seed"],
                                                 activations["split"])
-        acts = extract(model, images, target.meta["mean"], target.meta["std"], pool=activations["pool"])
+        acts = extract(model, images, Preprocess.of(target), pool=activations["pool"],
+                       max_units=activations.get("flatten_units"), seed=activations["seed"])
         save_activations(activations["path"], acts, labels.numpy(), indices,
                          {"finetuned_from": str(checkpoint), "mode": mode, **keys})
     write_json(result_path, out)

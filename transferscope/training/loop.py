@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from transferscope.inference import evaluate, normalise
+from transferscope.inference import Preprocess, evaluate
 from transferscope.io import torch_load, torch_save
 from transferscope.models import train_mode
 from transferscope.training.augment import apply_augment, draw_augment
@@ -30,27 +30,25 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class TensorData:
-    """Images (uint8 N×C×H×W) and labels (int64 N) of the train split plus named evaluation splits."""
+    """Images (uint8 N×C×H×W, as stored) and labels (int64 N) of the train split plus named evaluation splits, and
+    the preprocessing that makes a batch of them the network's input (normalisation, resizing to its input size)."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
     evals: dict[str, tuple[torch.Tensor, torch.Tensor]]
-    mean: torch.Tensor
-    std: torch.Tensor
+    prep: Preprocess
 
     def to(self, device: torch.device) -> "TensorData":
         return TensorData(self.x_train.to(device), self.y_train.to(device),
                           {k: (x.to(device), y.to(device)) for k, (x, y) in self.evals.items()},
-                          self.mean.to(device), self.std.to(device))
+                          self.prep.to(device))
 
     @classmethod
     def from_bundle(cls, bundle, device: torch.device | str = "cpu") -> "TensorData":
         x_train, y_train = bundle.subset("train")
         evals = {name: bundle.subset(name) for name in ("val", "test")}
         evals = {k: v for k, v in evals.items() if len(v[1])}
-        mean = torch.tensor(bundle.meta["mean"], dtype=torch.float32)
-        std = torch.tensor(bundle.meta["std"], dtype=torch.float32)
-        return cls(x_train, y_train, evals, mean, std).to(torch.device(device))
+        return cls(x_train, y_train, evals, Preprocess.of(bundle)).to(torch.device(device))
 
 
 @dataclass
@@ -132,7 +130,7 @@ class ResumeState:
 
 def epoch_batches(data: TensorData, generator: torch.Generator, batch_size: int,
                   augment: dict) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The (normalised, augmented float images B×C×H×W, labels B) training batches of one epoch.
+    """The (preprocessed, augmented float images B×C×S×S, labels B) training batches of one epoch.
 
     The batch order and all augmentation draws are made from ``generator`` on the CPU when this is called, before
     the first batch (in the order a per-step draw would make them: same seed, same numbers), and copied to the
@@ -151,7 +149,7 @@ def epoch_batches(data: TensorData, generator: torch.Generator, batch_size: int,
         for b in range(max(1, (n + batch_size - 1) // batch_size)):
             sl = slice(b * batch_size, (b + 1) * batch_size)
             idx = order[sl]
-            x = normalise(data.x_train[idx], data.mean, data.std)
+            x = data.prep(data.x_train[idx])
             if offsets is not None or flips is not None:
                 x = apply_augment(x, translate, None if offsets is None else offsets[:, sl],
                                   None if flips is None else flips[sl])
@@ -212,7 +210,7 @@ def train(
             return
         info = {"step": step, "epoch": round(epoch_float, 6)}
         for name, (x, y) in data.evals.items():
-            info[f"{name}_loss"], info[f"{name}_acc"] = evaluate(model, x, y, data.mean, data.std)
+            info[f"{name}_loss"], info[f"{name}_acc"] = evaluate(model, x, y, data.prep)
         result.points[point] = info
         if on_point is not None:
             on_point(point, model, info)
@@ -249,7 +247,7 @@ def train(
                "train_acc": correct.item() / seen, "images_per_s": seen / max(seconds, 1e-9)}
         for name, (x, y) in data.evals.items():
             if epoch_evals is None or name in epoch_evals:
-                row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, x, y, data.mean, data.std)
+                row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, x, y, data.prep)
         row["seconds"] = time.perf_counter() - t_start
         result.history.append(row)
         val_acc = row.get("val_acc", row["train_acc"])
