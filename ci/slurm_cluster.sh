@@ -3,8 +3,9 @@
 #   bash ci/slurm_cluster.sh start|stop|status
 # start installs munge, slurmctld, slurmd, slurmdbd and MariaDB when missing (apt-get, root only), writes
 # /etc/slurm/{slurm,slurmdbd}.conf, starts the daemons in the background (no systemd needed) and waits until the
-# node is idle. Partitions: cpu (default) and gpu, both on this node (no gres: with device cpu no job asks for a
-# GPU). Idempotent; stop kills only the daemons whose PIDs start recorded under $STATE/pids.
+# node is idle. Partitions: cpu (default) and gpu (24 h limit), both on this node, which declares one GPU as a
+# GRES whose device file is /dev/null: SLURM allocates `--gpus=1` as on a GPU node, and the jobs, finding no CUDA, run
+# on the CPU (device: auto). Idempotent; stop kills only the daemons whose PIDs start recorded under $STATE/pids.
 set -Eeuo pipefail
 trap 'echo "slurm_cluster: failed (line $LINENO): $BASH_COMMAND" >&2' ERR
 
@@ -59,7 +60,7 @@ install_packages() {
 }
 
 write_config() {
-  for f in slurm.conf slurmdbd.conf; do
+  for f in slurm.conf slurmdbd.conf gres.conf; do
     [[ ! -e $CONF_DIR/$f || $(head -n 1 "$CONF_DIR/$f") == "$MARK" ]] ||
       die "$CONF_DIR/$f exists and was not written by this script: refusing to replace a real cluster's configuration"
   done
@@ -94,9 +95,16 @@ ReturnToService=2
 JobAcctGatherType=jobacct_gather/linux
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+AccountingStorageTRES=gres/gpu
+AccountingStoreFlags=job_comment
+GresTypes=gpu
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
-PartitionName=gpu Nodes=$HOST MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=$HOST MaxTime=1-00:00:00 State=UP
+EOF
+  cat >"$CONF_DIR/gres.conf" <<EOF
+$MARK
+NodeName=$HOST Name=gpu File=/dev/null
 EOF
   cat >"$CONF_DIR/slurmdbd.conf" <<EOF
 $MARK

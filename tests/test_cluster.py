@@ -32,7 +32,8 @@ def slurm(*args, timeout=20):
 
 
 @pytest.fixture(scope="module")
-def node_cpus():
+def slurm_cluster():
+    """The test cluster's node CPUs; skips (with the command to start it) where the test cluster is not up."""
     try:
         config = slurm("scontrol", "show", "config")
         partitions = set(slurm("sinfo", "-h", "-o", "%R").split())
@@ -48,10 +49,12 @@ def node_cpus():
 
 
 def snakemake(workdir, *args) -> subprocess.Popen:
+    """Snakemake on CONFIG (device: auto) as on a machine with one GPU: every training and metrics job requests
+    gpu=1 (the test cluster's node has one GRES GPU, /dev/null; the jobs find no CUDA and run on the CPU)."""
     cmd = [SNAKEMAKE, *TABLES, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(workdir), *args,
            "--configfile", CONFIG]
     with open(workdir / "snakemake.log", "w") as log:
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TRANSFERSCOPE_GPUS": "1"})
 
 
 def finish(proc, workdir, timeout, on_timeout=lambda out: None) -> str:
@@ -78,13 +81,13 @@ def cancel_run(out):
         subprocess.run(["scancel", "--name", run_id.group(1)], timeout=30)
 
 
-def test_slurm_run_gives_the_local_tables(tmp_path, node_cpus, record_property):
+def test_slurm_run_gives_the_local_tables(tmp_path, slurm_cluster, record_property):
     (tmp_path / "slurm").mkdir()
     (tmp_path / "local").mkdir()
     # Both at once: the cluster run mostly waits (sbatch, polling), the local one fills the CPUs meanwhile.
-    # --cores: the profile's 8 exceeds the node, and sbatch would reject the fine-tuning group job.
+    # The profile as shipped (cores: 8 on a 2-CPU node): one GPU per group layer keeps the group at one job's CPUs.
     cluster = snakemake(tmp_path / "slurm", "--workflow-profile", os.path.join(REPO, "profiles", "slurm"),
-                        "--executor", "slurm", "--cores", str(node_cpus), "--retries", "0", *FAST_POLLING)
+                        "--executor", "slurm", "--retries", "0", *FAST_POLLING)
     local = snakemake(tmp_path / "local", "--cores", "2")
     try:
         finish(local, tmp_path / "local", 300)
@@ -96,7 +99,7 @@ def test_slurm_run_gives_the_local_tables(tmp_path, node_cpus, record_property):
     out = finish(cluster, tmp_path / "slurm", TIMEOUT, on_timeout=cancel_run)
 
     run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
-    fields = "JobID,Partition,AllocCPUS,State,Elapsed"
+    fields = "JobID,Partition,AllocCPUS,AllocTRES,Timelimit,State,Elapsed,Comment"
     sacct = slurm("sacct", "-X", "-P", "-n", "--name", run_id, "--starttime", "now-1days", "-o", fields).split()
     jobs = [dict(zip(fields.split(","), line.split("|"))) for line in sacct]
     # shown in pytest's terminal summary (tests/conftest.py), also when the tests run in parallel workers
@@ -104,6 +107,10 @@ def test_slurm_run_gives_the_local_tables(tmp_path, node_cpus, record_property):
                                        + ["  " + " ".join(f"{k}={v}" for k, v in job.items()) for job in jobs]))
     assert jobs and all(job["State"] == "COMPLETED" for job in jobs)
     assert {job["Partition"] for job in jobs} == {"gpu"}  # training and metrics on gpu (profile)
+    assert all("gres/gpu=1" in job["AllocTRES"] for job in jobs)  # each job, and the group, holds one GPU
+    # the fine-tuning group (finetune + scratch, run one after the other): one job's CPUs, their runtimes added up
+    group = [job for job in jobs if job["Comment"].startswith("rule_finetune_group")]
+    assert len(group) == 1 and group[0]["AllocCPUS"] == "1" and group[0]["Timelimit"] == "04:00:00", group
     assert "localrule prepare_dataset:" in out  # download: true -> prepared by the Snakemake process
 
     local_tables, cluster_tables = tables(tmp_path / "local"), tables(tmp_path / "slurm")
