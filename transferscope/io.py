@@ -72,15 +72,17 @@ def torch_save(path: str | os.PathLike, obj: Any) -> None:
         torch.save(obj, tmp)
 
 
-def torch_load(path: str | os.PathLike, what: str = "file") -> Any:
-    """Load a torch file, turning a missing or corrupt file into an error that names the path."""
+def torch_load(path: str | os.PathLike, what: str = "file", mmap: bool = False) -> Any:
+    """Load a torch file, turning a missing or corrupt file into an error that names the path. ``mmap``: map its
+    tensors from the file instead of reading them (plain data only), e.g. to read a bundle's shape cheaply."""
     import torch
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{what} not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", mmap=True, weights_only=True) if mmap else \
+            torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # corrupt zip, truncated pickle, ...
         raise RuntimeError(f"could not read {what} {path}: {exc}. Delete it and rerun the rule that made it.") from exc
 

@@ -47,27 +47,11 @@ TRAINING = MemoryModel(base_mb=1500, copies=3.0, activation_copies=1.0, layer_co
 ANALYSIS = MemoryModel(base_mb=2500, copies=2.0, activation_copies=1.0, layer_copies=7.0)  # extract, model_metrics
 
 
-@functools.lru_cache(maxsize=64)
-def tap_widths(arch: str, in_channels: int, side: int, pool: str, flatten_units: int | None = None) -> dict[str, int]:
-    """Units per image of every activation an extraction keeps for ``arch`` on side×side inputs (layer -> width,
-    after ``pool`` and ``flatten_units``, as ``inference.pool_taps``): one forward pass on the meta device, which
-    computes shapes only (no memory, no arithmetic; milliseconds even for VGG16)."""
-    import torch
-
-    from transferscope.inference import pool_taps
-    from transferscope.models import build_model
-
-    with torch.device("meta"):
-        model = build_model(arch, 2, in_channels, side)
-        taps = model(torch.empty(1, in_channels, side, side), taps=True)
-    return {name: int(value.shape[1]) for name, value in pool_taps(taps, pool, flatten_units).items()}
-
-
-@functools.lru_cache(maxsize=64)
-def step_mb_per_image(arch: str, in_channels: int, side: int) -> float:
-    """MB per training image that a forward pass of ``arch`` keeps for backward: the float32 outputs of every leaf
-    module (an upper bound: in-place ReLUs share their input's storage). ResNet-50 at 224 px: 122 MB, so a CPU
-    batch of 32 holds ~3.9 GB (3.2 GB measured, benchmarks/bench_memory.py)."""
+@functools.lru_cache(maxsize=16)
+def _meta_pass(arch: str, in_channels: int, side: int) -> tuple[dict, int]:
+    """One forward pass of ``arch`` on one side×side image on the meta device (shapes only, no memory or arithmetic;
+    building the model takes up to ~3 s for VGG16): (tap name -> meta tensor, Σ numel of every leaf module's output).
+    """
     import torch
 
     from transferscope.models import build_model
@@ -83,8 +67,25 @@ def step_mb_per_image(arch: str, in_channels: int, side: int) -> float:
         for module in model.modules():
             if not any(True for _ in module.children()):
                 module.register_forward_hook(count)
-        model(torch.empty(1, in_channels, side, side))
-    return total * 4 / 2**20
+        taps = model(torch.empty(1, in_channels, side, side), taps=True)
+    return taps, total
+
+
+@functools.lru_cache(maxsize=64)
+def tap_widths(arch: str, in_channels: int, side: int, pool: str, flatten_units: int | None = None) -> dict[str, int]:
+    """Units per image of every activation an extraction keeps for ``arch`` on side×side inputs (layer -> width,
+    after ``pool`` and ``flatten_units``, as ``inference.pool_taps``), from :func:`_meta_pass`."""
+    from transferscope.inference import pool_taps
+
+    taps, _ = _meta_pass(arch, in_channels, side)
+    return {name: int(value.shape[1]) for name, value in pool_taps(taps, pool, flatten_units).items()}
+
+
+def step_mb_per_image(arch: str, in_channels: int, side: int) -> float:
+    """MB per training image that a forward pass of ``arch`` keeps for backward: the float32 outputs of every leaf
+    module (an upper bound: in-place ReLUs share their input's storage). ResNet-50 at 224 px: 122 MB, so a CPU
+    batch of 32 holds ~3.9 GB (3.2 GB measured, benchmarks/bench_memory.py)."""
+    return _meta_pass(arch, in_channels, side)[1] * 4 / 2**20
 
 
 def activation_mb(widths: dict[str, int], n_samples: int) -> float:

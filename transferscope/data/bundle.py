@@ -96,14 +96,11 @@ def network_shape(stored_shape: tuple[int, ...], meta: dict) -> tuple[int, int, 
 def bundle_shape(path: str | Path) -> tuple[int, int, int]:
     """The network-facing (C, H, W) of the bundle at ``path``, read without loading its images (memory-mapped):
     cheap enough for Snakemake's resource callables."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"dataset bundle not found: {path}")
+    blob = torch_load(path, what="dataset bundle", mmap=True)
     try:
-        blob = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
         return network_shape(tuple(blob["images"].shape), blob.get("meta", {}))
-    except Exception as exc:
-        raise RuntimeError(f"could not read dataset bundle {path}: {exc}. Delete it and rerun prepare_dataset.") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RuntimeError(f"dataset bundle {path} is malformed: {exc}") from exc
 
 
 @dataclass
