@@ -63,6 +63,7 @@ workflow.localrules(
     "reference_comparison",
     "ensemble_table",
     "ensemble_summary",
+    "ensemble_reference_comparison",
     *[f"{family}_table" for family in CONCAT_TABLES],
     *[f"figure_{fig.name}" for fig in FIGURE_TABLE],
 )

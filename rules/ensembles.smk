@@ -23,9 +23,19 @@ ENSEMBLES = EnsemblePlan(
             "ensemble_pairs",
             "ensemble_pair_correlations",
             "ensemble_subsets",
+            "ensemble_variance",
+            "ensemble_variance_summary",
         )
-    ],
+    ]
+    # the comparison with a published table, where ensembles.reference has rows
+    + (
+        [f"{TABLES}/ensembles_reference_comparison.csv"]
+        if ((config.get("ensembles") or {}).get("reference") or {}).get("rows")
+        else []
+    ),
 )
+
+
 ensemble_targets = ENSEMBLES.targets  # the tables; [] when the ensembles section is absent or disabled
 
 
@@ -99,10 +109,62 @@ rule ensemble_summary:
         "../workflow_scripts/ensemble_summary.py"
 
 
+rule ensemble_reference_comparison:
+    """Our full ensembles next to a published table (config ensembles.reference: thesis B's Table 4.1): mean ± sd
+    and n per method and metric, the sign of each method's difference to StarSSE ours vs the text's, time ratios."""
+    input:
+        f"{TABLES}/ensembles.csv",
+    output:
+        report(
+            f"{TABLES}/ensembles_reference_comparison.csv",
+            caption="../report/ensembles_reference_comparison.rst",
+            category="Ensembles",
+        ),
+    log:
+        f"{LOGS}/tables/ensembles_reference_comparison.log",
+    benchmark:
+        f"{BENCH}/tables/ensembles_reference_comparison.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    params:
+        reference=ENSEMBLES.ens.get("reference", {}),
+    script:
+        "../workflow_scripts/ensemble_reference_comparison.py"
+
+
+rule ensemble_variance:
+    """Thesis B's variance study: every size-k subset of the runs with more members (ensemble accuracy, mean member
+    accuracy, diversity), the best and worst 5 % compared and their linear separability."""
+    input:
+        ENSEMBLES.table_inputs(),
+    output:
+        subsets=f"{TABLES}/ensemble_variance.csv",
+        summary=report(
+            f"{TABLES}/ensemble_variance_summary.csv",
+            caption="../report/ensemble_variance_summary.rst",
+            category="Ensembles",
+        ),
+    log:
+        f"{LOGS}/tables/ensemble_variance.log",
+    benchmark:
+        f"{BENCH}/tables/ensemble_variance.tsv"
+    conda:
+        "../envs/transferscope.yaml"
+    threads: 1
+    resources:
+        **SMALL_RESOURCES,
+    params:
+        runs=ENSEMBLES.runs(),
+        variance=ENSEMBLES.variance_options(),
+    script:
+        "../workflow_scripts/ensemble_variance.py"
+
+
 rule ensemble_trajectory_tables:
     """Along each run, from the saved outputs only: distances of members' pooled test features (MSE, RTD,
-    Wasserstein) and per-layer weights to member 1, diversity and weight cosine of every member pair with their
-    Spearman correlation, and the accuracies of ensembles of size-k member subsets (the variance study)."""
+    point-cloud Wasserstein), of each stage's pooled outputs (MSE) and of per-layer weights to member 1, diversity
+    and weight cosine of every member pair with their Spearman and Pearson correlations, and the accuracies of
+    ensembles of size-k member subsets (the variance study)."""
     input:
         ENSEMBLES.table_inputs(),
     output:

@@ -88,4 +88,19 @@ def test_summary_is_mean_and_sd_over_runs_with_time_as_a_fraction_of_the_deep_en
     assert summary.loc[("sse", "time_fraction_of_de"), "mean"] == pytest.approx((0.4 + 0.3) / 2)
     assert summary.loc[("local_de", "time_fraction_of_de"), "mean"] == pytest.approx(1.0)
     final = final_summary(summary.reset_index()).set_index("method")
-    assert final.loc["sse", "ens_acc (%)"] == "92 ± 2.8" and final.loc["sse", "n"] == 2
+    assert final.loc["sse", "ens_acc (%)"] == "92.00 ± 2.83" and final.loc["sse", "n"] == 2
+    assert final.loc["sse", "time_fraction_of_de"] == "0.35 ± 0.0707"  # not a percentage: significant digits
+
+
+def test_final_table_keeps_two_decimals_of_percentages():
+    import pandas as pd
+
+    from transferscope.ensembles.evaluate import final_summary
+
+    rows = [{"target": "t", "source": "s", "arch": "a", "method": m, "k": 5, "metric": metric, "mean": mean,
+             "sd": 0.0012, "n": 6} for m, mean in (("starsse", 0.8741), ("starsse_ce", 0.8744))
+            for metric in ("ens_acc", "diversity")]
+    final = final_summary(pd.DataFrame(rows)).set_index("method")
+    assert final.loc["starsse", "ens_acc (%)"] == "87.41 ± 0.12"
+    assert final.loc["starsse_ce", "ens_acc (%)"] == "87.44 ± 0.12"  # the text's 87.41 vs 87.44 stay apart
+    assert final.loc["starsse", "diversity"] == "0.87 ± 0.00"

@@ -156,10 +156,11 @@ def test_plain_sgd_matches_torch_sgd_bit_for_bit():
 
 def test_rtd_term_uses_exactly_the_configured_number_of_points(monkeypatch):
     from transferscope.ensembles.losses import member as member_loss
+    from transferscope.ensembles.losses import similarity
     from transferscope.models import build_model
 
     seen = []
-    monkeypatch.setattr(member_loss, "rtd_loss", lambda f, r, card, p: seen.append(len(f)) or f.sum() * 0)
+    monkeypatch.setattr(similarity, "rtd_loss", lambda f, r, card, p: seen.append(len(f)) or f.sum() * 0)
     torch.manual_seed(0)
     model, reference = build_model("small_resnet", 3, 1, 12), build_model("small_resnet", 3, 1, 12)
     x, y = torch.randn(8, 1, 12, 12), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
@@ -167,3 +168,48 @@ def test_rtd_term_uses_exactly_the_configured_number_of_points(monkeypatch):
         spec = {"rtd": {"beta": 0.1, "card": 10, "p": 1.0, "points": points}}
         member_loss.MemberLoss(spec, reference=reference)(model, x, y)
         assert seen[-1] == expected
+
+
+def test_a_new_loss_term_is_one_module_and_one_registry_line(monkeypatch):
+    """What README "Extending" shows: a term (compute + options) and one line registering it; the schema section, the
+    member loss, the member job's loading and a method using it follow from the registry."""
+    import copy
+
+    import yaml
+
+    from conftest import REPO
+    from transferscope.config import load_schema, validate_config
+    from transferscope.ensembles import plan
+    from transferscope.ensembles.losses import member as member_loss
+    from transferscope.ensembles.losses import registry
+    from transferscope.ensembles.losses.term import LossTerm
+    from transferscope.models import build_model
+
+    feature_norm = LossTerm(
+        "feature_norm", lambda inputs, options: (inputs.features ** 2).mean(), description="+ beta * mean squared "
+        "pooled feature", needs=lambda options: ("features",),
+        options={"beta": {"type": "number", "default": 0.5, "description": "Weight."}})
+    monkeypatch.setattr(registry, "TERMS", dict(registry.TERMS))
+    registry.register(feature_norm)  # the one registry line
+    monkeypatch.setitem(plan.METHODS, "starsse_fn", plan.EnsembleMethod("starsse_fn", "member1", "StarSSE–FN",
+                                                                        term="feature_norm"))
+
+    assert load_schema()["properties"]["ensembles"]["properties"]["feature_norm"]["properties"]["beta"]["default"] == 0.5
+    with open(f"{REPO}/config.yaml") as fh:
+        cfg = yaml.safe_load(fh)
+    cfg["ensembles"]["methods"] = ["starsse", "starsse_fn", "starsse_fn[beta=2]"]
+    cfg = validate_config(copy.deepcopy(cfg))
+    assert cfg["ensembles"]["feature_norm"] == {"beta": 0.5}  # the section with its defaults
+    ens_plan = plan.EnsemblePlan(cfg, member_pattern="E/{target}/{source}/{arch}/seed{seed}/rep{rep}/{method}/m{k}.pt",
+                                 data_pattern="D/{dataset}.pt", checkpoint_pattern="P/{source}/{arch}/{seed}/{ckpt}.pt")
+    spec = ens_plan.spec("digits59_ens", 1, "starsse_fn[beta=2]", 3)
+    assert spec["feature_norm"] == {"beta": 2} and registry.spec_needs(spec) == {"features"}
+    assert "member1" in ens_plan.inputs("digits59_ens", 1, "starsse_fn", 3)
+
+    torch.manual_seed(0)
+    model = build_model("small_resnet", 3, 1, 12)
+    x, y = torch.randn(6, 1, 12, 12), torch.tensor([0, 1, 2, 0, 1, 2])
+    loss, logp = member_loss.MemberLoss({"feature_norm": {"beta": 2.0}})(model, x, y)  # no reference needed
+    out = model(x, taps=True)
+    expected = torch.nn.functional.nll_loss(out["out"], y) + 2.0 * (out["pool"] ** 2).mean()
+    assert torch.allclose(loss, expected)

@@ -12,7 +12,8 @@ from transferscope.ensembles.evaluate import read_member_probs
 from transferscope.ensembles.members import apply_freeze, load_member, run_member, start_model
 from transferscope.ensembles.plan import EnsemblePlan
 from transferscope.ensembles.schedule import member_lrs
-from transferscope.models import build_model
+from transferscope.inference import Preprocess, predict_pooled, predict_probs
+from transferscope.models import ARCHS, build_model, stage_taps
 
 RECIPE = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine",
           "batch_size": 8, "epochs": 2, "augment": {"translate": 1}}
@@ -74,6 +75,12 @@ def test_member1_then_star_and_chain(world):
     n_test = int((bundle.split == 2).sum())
     assert saved["probs"].shape == (n_test, 3) and np.allclose(saved["probs"].sum(1), 1, atol=1e-5)
     assert saved["features"].shape == (n_test, 64) and saved["info"]["k"] == 1
+    # every stage's test output, averaged over space, beside the pooled features
+    widths = {"stem": 16, "stage1": 16, "stage2": 32, "stage3": 64}
+    assert [key for key in saved if key.startswith("stage_")] == [f"stage_{tap}" for tap in widths]
+    assert all(saved[f"stage_{tap}"].shape == (n_test, w) and saved[f"stage_{tap}"].dtype == np.float32
+               for tap, w in widths.items())
+    assert np.allclose(saved["stage_stage3"], saved["features"], atol=1e-5)  # pool is the last stage averaged
     first_state = load_checkpoint(m1)["state_dict"]
 
     info2, m2 = train_member(plan, "starsse", 2)
@@ -162,3 +169,31 @@ def test_member1_from_a_weights_file_in_byol_format(world, tmp_path):
     assert torch.equal(model.stem[0].weight, source.stem[0].weight) and model.fc.out_features == 3
     with pytest.raises(FileNotFoundError, match="weights file not found"):
         start_model({**spec, "weights": {"path": str(tmp_path / "missing.pt")}}, bundle, None, "small_resnet")
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_stage_taps_are_conv_map_taps_in_forward_order(arch):
+    taps = stage_taps(arch)
+    names = ARCHS[arch].tap_names
+    assert taps and set(taps) <= set(names) and list(taps) == [t for t in names if t in taps]
+    assert not {"in", "pool", "out"} & set(taps)
+
+
+@pytest.mark.parametrize("arch, channels, side", [("small_resnet", 1, 8), ("mnist_cnn", 1, 28)])
+def test_predict_pooled_averages_each_stage_over_space(arch, channels, side):
+    torch.manual_seed(0)
+    model = build_model(arch, 3, channels, side)
+    images = torch.randint(0, 256, (10, channels, side, side), dtype=torch.uint8)
+    prep = Preprocess([0.5] * channels, [0.25] * channels)
+    taps = ("pool", *stage_taps(arch))
+    probs, pooled = predict_pooled(model, images, prep, taps, batch_size=4)  # batches of 4, 4 and 2
+    assert list(pooled) == [t for t in taps if t in ARCHS[arch].tap_names]  # mnist_cnn has no pool tap
+    model.eval()
+    with torch.no_grad():
+        direct = model(prep(images), taps=True)
+    for tap in stage_taps(arch):
+        assert direct[tap].ndim == 4 and pooled[tap].dtype == np.float32
+        assert np.allclose(pooled[tap], direct[tap].mean(dim=(2, 3)).numpy(), atol=1e-5)
+    assert np.allclose(probs, direct["out"].exp().numpy(), atol=1e-6)
+    same_probs, features = predict_probs(model, images, prep, batch_size=4)
+    assert np.array_equal(same_probs, probs) and (features is None) == ("pool" not in pooled)

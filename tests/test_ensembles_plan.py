@@ -162,3 +162,50 @@ def test_thesis_b_config_is_valid():
     plan = EnsemblePlan(cfg, **PATTERNS)
     assert plan.spec("cifar100_224", 1, "sse_rtd[points=64]", 3)["rtd"]["points"] == 64
     assert plan.spec("cifar100_224", 1, "sse_rtd", 3)["rtd"]["points"] is None
+
+
+def test_members_override_lengthens_a_run_and_reuses_the_shorter_runs_files():
+    plan = plan_with(methods=["starsse", "starsse[members=15]", "local_de[members=15]", "sse_mse[beta=5,members=7]"])
+    assert plan.members_of("starsse") == 5 and plan.members_of("starsse[members=15]") == 15
+    runs = {run["method"]: run for run in plan.runs() if run["seed"] == 1}
+    long, short = runs["starsse[members=15]"], runs["starsse"]
+    assert len(long["probs"]) == 15 and long["probs"][:5] == short["probs"]  # member k does not depend on K
+    assert long["weights"][14] == member("starsse", 15)
+    # Local DE without a plain local_de entry: its members live under local_de all the same
+    assert runs["local_de[members=15]"]["weights"][1:3] == [member("local_de", 2), member("local_de", 3)]
+    assert plan.spec("digits59_ens", 1, "local_de", 15)["role"] == "finetune"
+    assert len(runs["sse_mse[beta=5,members=7]"]["probs"]) == 7
+    assert plan.inputs("digits59_ens", 1, "sse_mse[beta=5]", 7)["init"] == member("sse_mse[beta=5]", 6)
+    assert re.fullmatch(plan.method_pattern(), "local_de") and not re.fullmatch(plan.method_pattern(),
+                                                                                "starsse[members=15]")
+
+
+def test_members_override_is_checked_like_the_members_key():
+    cfg = default_config()
+    cfg["ensembles"]["methods"] = ["starsse[members=1]"]
+    with pytest.raises(ConfigError, match=r"starsse\[members=1\]"):
+        validate_config(cfg)
+    cfg["ensembles"]["methods"] = ["global_de[members=6]"]  # 5 global seeds give at most 5 members
+    with pytest.raises(ConfigError, match="global_de with 6 members"):
+        validate_config(cfg)
+
+
+def test_member_spec_is_typed_and_round_trips_through_params():
+    from transferscope.ensembles.spec import MemberSpec
+
+    plan = plan_with(methods=["sse_rtd", "starsse_freeze", "local_de"])
+    for method, k in (("first", 1), ("sse_rtd", 3), ("starsse_freeze-stage1", 2), ("local_de", 4)):
+        spec = plan.member_spec("digits59_ens", 1, method, k)
+        assert MemberSpec.from_params(spec.to_params()) == spec and plan.spec("digits59_ens", 1, method, k) == \
+            spec.to_params()
+    rtd = plan.member_spec("digits59_ens", 1, "sse_rtd", 3)
+    assert rtd.role == "cycle" and rtd.start == "previous" and set(rtd.terms) == {"rtd"} and rtd.freeze is None
+    assert plan.member_spec("digits59_ens", 1, "starsse_freeze-stage1", 2).freeze == {"level": "stage1",
+                                                                                      "bn_frozen": True}
+    params = rtd.to_params()
+    with pytest.raises(ValueError, match="unknown key"):
+        MemberSpec.from_params({**params, "betta": 1})
+    with pytest.raises(ValueError, match="starts from one of"):
+        MemberSpec.from_params({**params, "start": "checkpoint"})
+    with pytest.raises(ValueError, match="unknown loss term"):
+        MemberSpec(**{**{k: v for k, v in params.items() if k != "rtd"}, "terms": {"rdt": {}}})

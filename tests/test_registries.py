@@ -13,7 +13,7 @@ from conftest import REPO
 from transferscope.config import SCHEMA_PATH, load_config, load_schema, registry_names, registry_patterns
 from transferscope.data.derive import OPS
 from transferscope.data.sources import SOURCES
-from transferscope.ensembles.plan import METHODS, VARIANT_PATTERN, EnsemblePlan
+from transferscope.ensembles.plan import METHODS, EnsemblePlan, variant_pattern
 from transferscope.metrics import registry as metric_registry
 from transferscope.metrics.registry import REGISTRY, LayerMetric, layer_metric, metric_names, register
 from transferscope.models import ARCHS
@@ -37,7 +37,7 @@ def test_schema_enums_equal_registry_keys():
     assert metrics["items"]["enum"] == list(REGISTRY) and metrics["default"] == metric_names(default_only=True)
     methods = schema["properties"]["ensembles"]["properties"]["methods"]
     assert methods["default"] == list(METHODS)
-    assert methods["items"]["pattern"] == names.anchored(VARIANT_PATTERN)
+    assert methods["items"]["pattern"] == names.anchored(variant_pattern())
     assert re.match(methods["items"]["pattern"], "sse_mse[beta=20]") and not re.match(methods["items"]["pattern"], "sse_x")
 
 

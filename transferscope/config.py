@@ -31,7 +31,17 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
         _node(schema, where[:-1])[where[-1]] = list(values)
     for where, pattern in registry_patterns().items():
         _node(schema, where)["pattern"] = names.anchored(pattern)
+    for where, section in registry_sections().items():
+        _node(schema, where[:-1])[where[-1]] = section
     return schema
+
+
+def registry_sections() -> dict[tuple[str, ...], dict]:
+    """Schema location -> a whole config section a registry entry defines: ``ensembles.<term>`` of every loss term
+    (its options, defaults and descriptions live with the term's code)."""
+    from transferscope.ensembles.losses.registry import TERMS
+
+    return {("properties", "ensembles", "properties", name): term.schema() for name, term in TERMS.items()}
 
 
 def registry_names() -> dict[tuple[str, ...], list[str]]:
@@ -64,7 +74,7 @@ def registry_names() -> dict[tuple[str, ...], list[str]]:
 
 def registry_patterns() -> dict[tuple[str, ...], str]:
     """Schema location -> the pattern of ``transferscope.names`` its strings must match (wildcard names)."""
-    from transferscope.ensembles.plan import VARIANT_PATTERN
+    from transferscope.ensembles.plan import variant_pattern
 
     return {
         ("definitions", "checkpoint"): names.POINT,
@@ -73,7 +83,7 @@ def registry_patterns() -> dict[tuple[str, ...], str]:
         ("properties", "datasets", "propertyNames"): names.NAME,
         ("properties", "pretrained", "propertyNames"): names.NAME,
         ("properties", "ensembles", "properties", "source"): names.NAME,
-        ("properties", "ensembles", "properties", "methods", "items"): VARIANT_PATTERN,
+        ("properties", "ensembles", "properties", "methods", "items"): variant_pattern(),
     }
 
 
@@ -228,6 +238,7 @@ def _ensemble_problems(config: dict, schema: dict) -> list[str]:
     ens = config.get("ensembles")
     if not ens or not ens.get("enabled", True):
         return []
+    from transferscope.ensembles.losses.registry import term
     from transferscope.ensembles.plan import METHODS
     from transferscope.models import layer_names, tap_names
 
@@ -252,19 +263,20 @@ def _ensemble_problems(config: dict, schema: dict) -> list[str]:
     if len(set(ens["seeds"])) != len(ens["seeds"]):
         problems.append("  ensembles.seeds: duplicate entries")
     if global_de:
+        members = max(int(overrides.get("members") or ens["members"]) for method, overrides in variants
+                      if METHODS[method].pretrain_seeds == "global")
         for seed in ens["seeds"]:
             others = [g for g in dict.fromkeys(ens["global_seeds"]) if g != seed]
-            if len(others) < ens["members"] - 1:
-                problems.append(f"  ensembles.global_seeds: global_de with {ens['members']} members needs "
-                                f"{ens['members'] - 1} pre-training seeds other than {seed}, got {others}")
+            if len(others) < members - 1:
+                problems.append(f"  ensembles.global_seeds: global_de with {members} members needs "
+                                f"{members - 1} pre-training seeds other than {seed}, got {others}")
     for i, method in enumerate(methods):  # (indices of the well-formed entries)
         lacking = [tap for tap in METHODS[method].needs_taps if tap not in tap_names(ens["arch"])]
         if lacking:
             problems.append(f"  ensembles.methods[{i}]: {method} needs the tap(s) {lacking}, which {ens['arch']} lacks")
-    points = ens["rtd"]["points"]
-    if points is not None and points > ens["recipe"]["batch_size"]:
-        problems.append(f"  ensembles.rtd.points: {points} is more than a batch holds (ensembles.recipe.batch_size "
-                        f"{ens['recipe']['batch_size']})")
+    for name in dict.fromkeys(METHODS[method].term for method in methods if METHODS[method].term):
+        check = term(name).check
+        problems += check(ens[name], ens) if check else []
     if any(METHODS[method].per_level for method in methods):
         layers = layer_names(ens["arch"])
         for i, level in enumerate(ens["freeze"]["levels"]):

@@ -111,14 +111,24 @@ def evaluate(model, images, labels, prep: Preprocess) -> tuple[float, float]:
 def predict_probs(model: torch.nn.Module, images: torch.Tensor, prep: Preprocess,
                   batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(probabilities N×K, pooled features N×d from the ``pool`` tap or None) in eval mode, float32 numpy."""
-    probs, feats = [], []
+    probs, pooled = predict_pooled(model, images, prep, ("pool",), batch_size)
+    return probs, pooled.get("pool")
+
+
+def predict_pooled(model: torch.nn.Module, images: torch.Tensor, prep: Preprocess, taps=("pool",),
+                   batch_size: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(probabilities N×K, tap -> N×C_tap) of uint8 ``images`` in eval mode, float32 numpy, one forward pass.
+
+    A conv-map tap (B×C×H×W) is averaged over space, one value per channel (``gap`` of :func:`pool_taps`); a dense
+    tap (``pool``: B×C) is kept as it is. Taps the model does not return are left out of the dict, which follows
+    the order of ``taps``."""
+    probs, parts = [], {}
     for out in eval_batches(model, images, prep, batch_size, taps=True):
         probs.append(out["out"].exp().float().cpu())
-        if "pool" in out:
-            feats.append(out["pool"].float().cpu())
+        for name, value in pool_taps({t: out[t] for t in taps if t in out}, "gap").items():
+            parts.setdefault(name, []).append(value.float().cpu())
     p = torch.cat(probs).numpy() if probs else np.zeros((0, 0), np.float32)
-    f = torch.cat(feats).numpy() if feats else None
-    return p, f
+    return p, {name: torch.cat(values).numpy() for name, values in parts.items()}
 
 
 # --- taps and pooling -----------------------------------------------------------------------------------------

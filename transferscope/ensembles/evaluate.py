@@ -201,6 +201,12 @@ def summary_table(table: pd.DataFrame) -> pd.DataFrame:
     return summary[SUMMARY_COLUMNS]
 
 
+def _mean_sd(mean: float, sd: float, two_decimals: bool) -> str:
+    """"mean ± sd" (or the mean alone when sd is undefined): two decimals, or three significant digits."""
+    spell = (lambda v: f"{v:.2f}") if two_decimals else (lambda v: f"{v:.3g}")
+    return spell(mean) if not np.isfinite(sd) else f"{spell(mean)} ± {spell(sd)}"
+
+
 def final_summary(summary: pd.DataFrame) -> pd.DataFrame:
     """The rows of the largest k of each method as a report table: one row per (target, method), one column per
     metric of REPORT_METRICS as "mean ± sd" (accuracies and calibration in %, n runs in its own column)."""
@@ -208,7 +214,9 @@ def final_summary(summary: pd.DataFrame) -> pd.DataFrame:
     final = summary[(summary["k"] == largest) & summary["metric"].isin(REPORT_METRICS)].copy()
     percent = final["metric"].isin(["ens_acc", "mean_member_acc", "ens_ece"])
     final.loc[percent, ["mean", "sd"]] *= 100
-    final["text"] = [f"{m:.3g}" if not np.isfinite(s) else f"{m:.3g} ± {s:.2g}" for m, s in zip(final["mean"], final["sd"])]
+    # percentages and diversity keep two decimals (87.41 vs 87.44 must stay apart); the rest three significant digits
+    fixed = (percent | (final["metric"] == "diversity")).to_numpy()
+    final["text"] = [_mean_sd(m, s, two_decimals) for m, s, two_decimals in zip(final["mean"], final["sd"], fixed)]
     wide = final.pivot_table(index=["target", "method", "k"], columns="metric", values="text", aggfunc="first",
                              sort=False)
     wide = wide.reindex(columns=[m for m in REPORT_METRICS if m in wide.columns]).reset_index()

@@ -28,8 +28,10 @@ import re
 
 import numpy as np
 
+from transferscope.ensembles.losses.registry import defaults, spec_needs, term
 from transferscope.ensembles.schedule import member_recipe
-from transferscope.ensembles.variants import CYCLE_KEYS, apply_overrides, parse_variant, variant_name
+from transferscope.ensembles.spec import MemberSpec
+from transferscope.ensembles.variants import CYCLE_KEYS, apply_overrides, directory_name, parse_variant, variant_name
 from transferscope.runtime import derive_seed
 
 FIRST = "first"
@@ -42,21 +44,34 @@ class EnsembleMethod:
     - ``start``: ``checkpoint`` (a fine-tuning of a pre-trained checkpoint: Deep Ensembles), ``previous`` (one
       cycle from member k−1: SSE chains) or ``member1`` (one cycle from member 1: StarSSE fan-out);
     - ``pretrain_seeds``: DE members' checkpoints: ``same`` (the run's seed) or ``global`` (``global_seeds``);
-    - ``section``: the ``ensembles`` config section that shapes its cycles (``mse``, ``rtd``, ``wo``, ``ce``,
-      ``freeze``), copied into the member spec; its keys are what a variant may override;
-    - ``per_level``: one method per ``freeze.levels`` entry, named ``<name>-<level>``;
-    - ``shares_starsse_member2``: member 2 is exactly StarSSE's (one plain cycle from member 1), trained once;
-    - ``needs_taps``: taps of the architecture the method's loss reads.
+    - ``term``: the loss term its cycles add to cross-entropy (a name of
+      ``transferscope.ensembles.losses.registry.TERMS``: ``mse``, ``rtd``, ``wo``, ``ce``); its config section
+      ``ensembles.<term>`` is copied into the member spec;
+    - ``per_level``: freezing: one method per ``freeze.levels`` entry, named ``<name>-<level>`` (section ``freeze``);
+    - ``shares_starsse_member2``: member 2 is exactly StarSSE's (one plain cycle from member 1), trained once.
+
+    ``section`` (the config section whose keys a variant may override) and ``needs_taps`` (taps of the
+    architecture its loss reads) follow from these.
     """
 
     name: str
     start: str
     label: str
     pretrain_seeds: str = "same"
-    section: str | None = None
+    term: str | None = None
     per_level: bool = False
     shares_starsse_member2: bool = False
-    needs_taps: tuple[str, ...] = ()
+
+    @property
+    def section(self) -> str | None:
+        return "freeze" if self.per_level else self.term
+
+    @property
+    def needs_taps(self) -> tuple[str, ...]:
+        if self.term is None:
+            return ()
+        loss_term = term(self.term)
+        return ("pool",) if "features" in loss_term.needs(defaults(loss_term)) else ()
 
 
 def section_options(method: EnsembleMethod, ens: dict, level: str | None) -> dict:
@@ -74,27 +89,32 @@ METHODS: dict[str, EnsembleMethod] = {m.name: m for m in (
     EnsembleMethod("global_de", "checkpoint", "Global DE", pretrain_seeds="global"),
     EnsembleMethod("sse", "previous", "SSE", shares_starsse_member2=True),
     EnsembleMethod("starsse", "member1", "StarSSE"),
-    EnsembleMethod("sse_mse", "previous", "SSE–MSE", section="mse", needs_taps=("pool",)),
-    EnsembleMethod("sse_rtd", "previous", "SSE–RTD", section="rtd", needs_taps=("pool",)),
-    EnsembleMethod("starsse_freeze", "member1", "StarSSE, frozen", section="freeze", per_level=True),
-    EnsembleMethod("starsse_wo", "member1", "StarSSE–WO", section="wo", shares_starsse_member2=True),
-    EnsembleMethod("starsse_ce", "member1", "StarSSE–CE", section="ce", shares_starsse_member2=True),
+    EnsembleMethod("sse_mse", "previous", "SSE–MSE", term="mse"),
+    EnsembleMethod("sse_rtd", "previous", "SSE–RTD", term="rtd"),
+    EnsembleMethod("starsse_freeze", "member1", "StarSSE, frozen", per_level=True),
+    EnsembleMethod("starsse_wo", "member1", "StarSSE–WO", term="wo", shares_starsse_member2=True),
+    EnsembleMethod("starsse_ce", "member1", "StarSSE–CE", term="ce", shares_starsse_member2=True),
     # the similarity losses of SSE–MSE / SSE–RTD applied to StarSSE's cycles (each cycle restarts from member 1)
-    EnsembleMethod("starsse_mse", "member1", "StarSSE–MSE", section="mse", needs_taps=("pool",)),
-    EnsembleMethod("starsse_rtd", "member1", "StarSSE–RTD", section="rtd", needs_taps=("pool",)),
+    EnsembleMethod("starsse_mse", "member1", "StarSSE–MSE", term="mse"),
+    EnsembleMethod("starsse_rtd", "member1", "StarSSE–RTD", term="rtd"),
 )}
-# A methods entry: a method name, optionally with [key=value,...] overrides (the schema's pattern).
-VARIANT_PATTERN = "(?:" + "|".join(METHODS) + r")(?:\[[^\[\]]*\])?"
+def variant_pattern() -> str:
+    """A methods entry: a registered method name, optionally with [key=value,...] overrides (the schema's pattern;
+    read when the schema is loaded, so a method registered later is included)."""
+    return "(?:" + "|".join(METHODS) + r")(?:\[[^\[\]]*\])?"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One configured variant: its name (directory and label), method, overrides and freezing level."""
+    """One configured variant: its name (label), the directory of its members (the name without ``members``),
+    method, overrides (``members`` included), freezing level and member count (None = ``ensembles.members``)."""
 
     name: str
     method: EnsembleMethod
     overrides: dict
     level: str | None = None
+    directory: str = ""
+    members: int | None = None
 
     @property
     def shares_starsse_member2(self) -> bool:
@@ -107,12 +127,14 @@ def expand_variants(ens: dict) -> dict[str, Variant]:
     out: dict[str, Variant] = {}
     for entry in ens["methods"]:
         name, overrides = parse_variant(entry)
-        method, base = METHODS[name], variant_name(name, overrides)
+        method, base, directory = METHODS[name], variant_name(name, overrides), directory_name(name, overrides)
+        count = overrides.get("members")
         if method.per_level and "level" not in overrides:
             for level in ens["freeze"]["levels"]:
-                out[f"{base}-{level}"] = Variant(f"{base}-{level}", method, overrides, level)
+                out[f"{base}-{level}"] = Variant(f"{base}-{level}", method, overrides, level, f"{directory}-{level}",
+                                                 count)
         else:
-            out[base] = Variant(base, method, overrides, overrides.get("level"))
+            out[base] = Variant(base, method, overrides, overrides.get("level"), directory, count)
     return out
 
 
@@ -129,6 +151,10 @@ class EnsemblePlan:
         self.checkpoint_pattern = checkpoint_pattern
         self.tables = list(tables)
         self.variants = expand_variants(self.ens) if self.enabled else {}
+        # directory -> the variant whose members live there (variants differing only in ``members`` share one)
+        self.directories: dict[str, Variant] = {}
+        for variant in self.variants.values():
+            self.directories.setdefault(variant.directory, variant)
         self._runs: list[dict] | None = None
 
     # --- lists -----------------------------------------------------------------------------------------------
@@ -144,18 +170,34 @@ class EnsemblePlan:
         """Names of the configured variants (``starsse_freeze`` expanded to one per freezing level)."""
         return list(self.variants)
 
+    def members_of(self, method: str) -> int:
+        """K of a variant's runs: its ``members`` override, else ``ensembles.members``."""
+        variant = self.variants.get(method)
+        return int(variant.members) if variant is not None and variant.members else self.members
+
     def method_pattern(self) -> str:
         """Regular expression of the member directories (the ``method`` wildcard): member 1's, StarSSE's shared
         member 2, every variant."""
-        return "|".join(re.escape(name) for name in dict.fromkeys([FIRST, "starsse", *self.variants]))
+        return "|".join(re.escape(name) for name in dict.fromkeys([FIRST, "starsse", *self.directories]))
 
     def owner(self, method: str, k: int) -> tuple[str, int]:
         """(directory, k) of the job that trains member ``k`` of variant ``method`` (shared members live once)."""
         if k == 1:
             return FIRST, 1
-        if k == 2 and method in self.variants and self.variants[method].shares_starsse_member2:
+        variant = self.variants.get(method) or self.directories.get(method)
+        if k == 2 and variant is not None and variant.shares_starsse_member2:
             return "starsse", 2
-        return method, k
+        return (variant.directory if variant is not None else method), k
+
+    def variance_options(self) -> dict:
+        """Keyword arguments of ``variance.build_variance``: subset size (default K), fraction, folds, and the
+        trajectory tables' subset cap and seed (so its subsets of size K are those of ``ensemble_subsets.csv``)."""
+        if not self.enabled:
+            return {}
+        variance, trajectory = self.ens.get("variance") or {}, self.ens.get("trajectory") or {}
+        return {"subset_size": int(variance.get("subset_size") or self.members),
+                "fraction": float(variance.get("fraction", 0.05)), "folds": int(variance.get("folds", 5)),
+                "max_subsets": int(trajectory.get("max_subsets", 5000)), "seed": int(trajectory.get("seed", 0))}
 
     def targets(self) -> list[str]:
         """The ensemble study's tables ([] when disabled; its figures come from the figure table)."""
@@ -182,7 +224,7 @@ class EnsemblePlan:
             for seed in self.ens["seeds"]:
                 for rep in range(1, self.replicates + 1):
                     for method in self.methods():
-                        ks = range(1, self.members + 1)
+                        ks = range(1, self.members_of(method) + 1)
                         out.append({"target": target, "source": self.ens["source"], "arch": self.ens["arch"],
                                     "seed": int(seed), "replicate": rep, "method": method,
                                     "probs": [self.member_file(target, seed, method, k, "npz", rep) for k in ks],
@@ -198,7 +240,7 @@ class EnsemblePlan:
         """Pre-training seed whose checkpoint member ``k`` of a ``method`` run (seed ``seed``, replicate ``rep``)
         starts from: Global DE members 2..K take the other ``global_seeds`` in order (replicate 1) or in an order
         drawn for the replicate."""
-        variant = self.variants.get(method)
+        variant = self.variants.get(method) or self.directories.get(method)
         if variant is not None and variant.method.pretrain_seeds == "global" and k >= 2:
             pool = [int(s) for s in dict.fromkeys(self.ens["global_seeds"]) if int(s) != int(seed)]
             if rep > 1:
@@ -212,22 +254,22 @@ class EnsemblePlan:
                 return {key: entry[key] for key in ("path", "sha256") if key in entry}
         return None
 
-    def spec(self, target: str, seed, method: str, k, rep=1) -> dict:
+    def member_spec(self, target: str, seed, method: str, k, rep=1) -> MemberSpec:
         """Everything that shapes the weights of member ``k`` of ``method`` (``method`` = its directory)."""
         k, seed, rep = int(k), int(seed), int(rep)
         keys = (target, self.ens["source"], self.ens["arch"], seed, method, k) + ((rep,) if rep > 1 else ())
-        spec = {"method": method, "k": k, "member_seed": derive_seed("ensemble", *keys)}
-        variant = self.variants.get(method)
+        common = {"method": method, "k": k, "member_seed": derive_seed("ensemble", *keys)}
+        variant = self.directories.get(method)
         if variant is None and method not in (FIRST, "starsse"):
-            raise ValueError(f"{method!r} is not a configured ensemble variant ({sorted(self.variants)})")
+            raise ValueError(f"{method!r} is not the directory of a configured ensemble variant "
+                             f"({sorted(self.directories)})")
         kind = None if method == FIRST else (variant.method if variant else METHODS["starsse"])
         ens = apply_overrides(self.ens, kind.section, variant.overrides) if variant else self.ens
         if kind is None or kind.start == "checkpoint":
             pseed = self.pretrain_seed(seed, method, k, rep)
-            spec.update(role="finetune", pretrain_seed=pseed, recipe=member_recipe(ens["recipe"], 1),
-                        reinit=list(ens["reinit"]), weights=self._weights_for(pseed),
-                        checkpoint=ens["checkpoint"])
-            return spec
+            return MemberSpec(**common, role="finetune", pretrain_seed=pseed, recipe=member_recipe(ens["recipe"], 1),
+                              reinit=tuple(ens["reinit"]), weights=self._weights_for(pseed),
+                              checkpoint=ens["checkpoint"])
         if k < 2:
             raise ValueError(f"member 1 of every method is trained under {FIRST!r}, not {method!r}")
         options = section_options(kind, ens, variant.level if variant else None)
@@ -235,27 +277,31 @@ class EnsemblePlan:
         for section in options:  # a method's own section may set its cycle lr (thesis B: freezing, 4 x lr)
             if ens[section].get("cycle_lr") is not None:
                 cycle_lr = ens[section]["cycle_lr"]
-        spec.update(role="cycle", start=kind.start,
-                    recipe=member_recipe(ens["recipe"], k, cycle_lr, ens["cycle_epochs"]))
-        spec.update(options)
-        return spec
+        return MemberSpec(**common, role="cycle", start=kind.start,
+                          recipe=member_recipe(ens["recipe"], k, cycle_lr, ens["cycle_epochs"]),
+                          freeze=options.get("freeze"), terms={n: o for n, o in options.items() if n != "freeze"})
+
+    def spec(self, target: str, seed, method: str, k, rep=1) -> dict:
+        """:meth:`member_spec` as the rule's params (a plain dict, ``MemberSpec.to_params``)."""
+        return self.member_spec(target, seed, method, k, rep).to_params()
 
     def inputs(self, target: str, seed, method: str, k, rep=1) -> dict:
         """Named input files of a member job: ``target`` data, ``init`` (what it starts from; absent for a weights
-        file), ``member1`` (the reference of every cycle member), ``earlier`` (members 2..k−1 of WO / CE)."""
-        spec = self.spec(target, seed, method, k, rep)
+        file), ``member1`` (the reference of every cycle member), ``earlier`` (members 2..k−1, for the loss terms
+        that compare with earlier members: WO, CE)."""
+        spec = self.member_spec(target, seed, method, k, rep)
         k, seed, rep = int(k), int(seed), int(rep)
         out: dict = {"target": self.data_pattern.format(dataset=target)}
-        if spec["role"] == "finetune":
+        if spec.role == "finetune":
             # a weights file (ensembles.weights) is a param, not an input: a dry run does not need it, and a
             # missing file fails the job naming the path
-            if spec["weights"] is None:
+            if spec.weights is None:
                 out["init"] = self.checkpoint_pattern.format(source=self.ens["source"], arch=self.ens["arch"],
-                                                             seed=spec["pretrain_seed"], ckpt=spec["checkpoint"])
+                                                             seed=spec.pretrain_seed, ckpt=spec.checkpoint)
             return out
         member1 = self.member_file(target, seed, FIRST, 1, rep=rep)
         out["member1"] = member1
-        out["init"] = self.member_file(target, seed, method, k - 1, rep=rep) if spec["start"] == "previous" else member1
-        if "wo" in spec or "ce" in spec:
+        out["init"] = self.member_file(target, seed, method, k - 1, rep=rep) if spec.start == "previous" else member1
+        if spec_needs(spec.terms) & {"earlier_models", "earlier_weights"}:
             out["earlier"] = [self.member_file(target, seed, method, j, rep=rep) for j in range(2, k)]
         return out

@@ -5,9 +5,13 @@ hyperparameter overrides in brackets; the entry, written back in one canonical f
 spelling), is the variant's name: its output directory and its label in every table and figure. So a β sweep is a
 list of entries, each with its own results, and adding one variant leaves the others' files alone.
 
-Which keys a variant may set: ``cycle_lr``, ``cycle_epochs`` (cycle methods) and the keys of the method's own
-config section (``mse``: beta; ``rtd``: beta, card, p, points; ``wo``: beta, detached, form; ``ce``: beta, version;
-``freeze``: level, bn_frozen, cycle_lr).
+Which keys a variant may set: ``members`` (every method), ``cycle_lr``, ``cycle_epochs`` (cycle methods) and the
+keys of the method's own config section (``mse``: beta; ``rtd``: beta, card, p, points; ``wo``: beta, detached, form;
+``ce``: beta, version; ``freeze``: level, bn_frozen, cycle_lr).
+
+``members`` is the one key that does not shape a member's weights: member k of ``starsse[members=15]`` is member k
+of ``starsse`` (each cycle's recipe and seed depend on k, never on K). So it changes how many members a run has,
+not where they live: :func:`directory_name` drops it, and a 15-member run reuses the 5-member run's files.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import yaml
 
 VARIANT = re.compile(r"^(?P<method>[a-z][a-z0-9_]*)(?:\[(?P<overrides>[^\[\]]*)\])?$")
 CYCLE_KEYS = ("cycle_lr", "cycle_epochs")
+COUNT_KEYS = ("members",)  # how many members a run has: part of the variant's name, not of its members' directory
 
 
 class VariantError(ValueError):
@@ -63,12 +68,17 @@ def variant_name(method: str, overrides: dict) -> str:
     return f"{method}[{','.join(f'{key}={_spell(overrides[key])}' for key in sorted(overrides))}]"
 
 
+def directory_name(method: str, overrides: dict) -> str:
+    """Where a variant's members live: its name without the count keys (``starsse[members=15]`` -> ``starsse``)."""
+    return variant_name(method, {k: v for k, v in overrides.items() if k not in COUNT_KEYS})
+
+
 def allowed_keys(section: str | None, section_keys: list[str], cycles: bool) -> list[str]:
-    """Keys a variant of a method may set: its section's keys, and the cycle keys for cycle methods."""
+    """Keys a variant of a method may set: ``members``, its section's keys, and the cycle keys for cycle methods."""
     keys = list(section_keys) if section else []
     if section == "freeze":
         keys = ["level"] + [k for k in keys if k != "levels"]
-    return keys + [k for k in CYCLE_KEYS if cycles and k not in keys]
+    return [*COUNT_KEYS] + keys + [k for k in CYCLE_KEYS if cycles and k not in keys]
 
 
 def apply_overrides(ens: dict, section: str | None, overrides: dict) -> dict:

@@ -2,8 +2,9 @@
 
 ``ARCHS`` is the registry (name -> class). Every class derives from :class:`~transferscope.models.base.TapModel`
 and owns its ``layer_names`` (parameterised layers in forward order), ``tap_names`` (activations returned by
-``forward(x, taps=True)``), ``head_name`` (the final classifier layer), head replacement and the conversion of
-foreign state dicts. Adding an architecture = one module with its class + one line here + a test.
+``forward(x, taps=True)``), ``stage_taps`` (the conv-map taps ending its stages), ``head_name`` (the final
+classifier layer), head replacement and the conversion of foreign state dicts. Adding an architecture = one
+module with its class + one line here + a test.
 """
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def layer_names(arch: str) -> tuple[str, ...]:
 
 def tap_names(arch: str) -> tuple[str, ...]:
     return arch_class(arch).tap_names
+
+
+def stage_taps(arch: str) -> tuple[str, ...]:
+    """The conv-map taps ending ``arch``'s stages, in forward order (what ensemble members save pooled)."""
+    return arch_class(arch).stage_taps
 
 
 def build_model(arch: str, n_classes: int, in_channels: int, image_size: int) -> TapModel:
@@ -107,5 +113,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ARCHS", "TapModel", "arch_class", "build_model", "layer_names", "tap_names", "load_pretrained_state",
-           "reinit_layers", "freeze_prefix", "train_mode", "get_layer", "count_parameters"]
+__all__ = ["ARCHS", "TapModel", "arch_class", "build_model", "layer_names", "tap_names", "stage_taps",
+           "load_pretrained_state", "reinit_layers", "freeze_prefix", "train_mode", "get_layer", "count_parameters"]

@@ -1,7 +1,9 @@
 """What every architecture of the registry provides, with defaults for models whose layers are attributes.
 
 A model class declares ``layer_names`` (parameterised layers in forward order), ``tap_names`` (activations returned
-by ``forward(x, taps=True)``) and ``head_name`` (the final classifier layer, an ``nn.Linear``). It owns the mapping
+by ``forward(x, taps=True)``), ``stage_taps`` (the conv-map taps that end the architecture's stages: thesis B
+measures each stage's output, globally average-pooled, along an ensemble's members) and ``head_name`` (the final
+classifier layer, an ``nn.Linear``). It owns the mapping
 from these names to its modules (:meth:`named_layer`, :meth:`set_layer`), the head (:meth:`replace_head`,
 :meth:`head_state_keys`) and the conversion of foreign state dicts (:meth:`convert_state_dict`), so code outside
 the class never asks which architecture it holds.
@@ -14,6 +16,7 @@ import torch.nn as nn
 class TapModel(nn.Module):
     layer_names: tuple[str, ...] = ()
     tap_names: tuple[str, ...] = ()
+    stage_taps: tuple[str, ...] = ()  # a subset of tap_names, in forward order; every one a B×C×H×W map
     head_name: str = ""
 
     def named_layer(self, name: str) -> nn.Module:

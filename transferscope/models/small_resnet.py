@@ -33,6 +33,7 @@ class BasicBlock(nn.Module):
 class SmallResNet(TapModel):
     layer_names = ("stem", "stage1", "stage2", "stage3", "fc")
     tap_names = ("in", "stem", "stage1", "stage2", "stage3", "pool", "out")
+    stage_taps = ("stem", "stage1", "stage2", "stage3")
     head_name = "fc"
 
     def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size: int = 28, width: int = 16):

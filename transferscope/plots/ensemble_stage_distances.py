@@ -1,6 +1,7 @@
 """Per-layer weight distance of member k to member 1 (mean squared difference of the layer's parameters, log scale;
 ``ensemble_distances.csv``, measure ``weight_mse``): one panel per layer of the architecture (stages of the ResNets),
-one line per method over k = 2..K (mean over runs). Thesis B plotted the log-MSE per stage of ResNet-50."""
+one line per method over k = 2..K (mean over runs). Thesis B plotted the log-MSE per stage of ResNet-50.
+:func:`per_layer_figure` draws any per-layer measure of that table so (``ensemble_stage_outputs`` uses it)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -11,12 +12,14 @@ from matplotlib.ticker import MaxNLocator
 from transferscope.plots.style import apply_style, save
 
 MEASURE = "weight_mse"
+SKIP_LAYERS = ("all",)  # the whole network: not a layer
 
 
-def draw(distances: str, out: str, style: dict | None = None) -> None:
-    style = apply_style(style)
+def per_layer_figure(distances: str, measure: str, ylabel: str) -> plt.Figure:
+    """One panel per layer of ``measure`` in ``distances`` (table order, :data:`SKIP_LAYERS` left out) and target,
+    one line per method: mean over runs against k = 2..K, log y (values ≤ 0 left out: a frozen layer)."""
     frame = pd.read_csv(distances)
-    frame = frame[(frame["measure"] == MEASURE) & (frame["layer"] != "all") & (frame["k"] >= 2)]
+    frame = frame[(frame["measure"] == measure) & ~frame["layer"].isin(SKIP_LAYERS) & (frame["k"] >= 2)]
     targets = sorted(frame["target"].unique()) or ["(none)"]
     layers = list(dict.fromkeys(frame["layer"])) or ["(none)"]  # the table keeps the architecture's layer order
     methods = list(dict.fromkeys(frame["method"]))
@@ -37,7 +40,7 @@ def draw(distances: str, out: str, style: dict | None = None) -> None:
             if ax.lines:
                 ax.set_yscale("log")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set(title=f"{target}: {layer}", xlabel="member k", ylabel="weight MSE to member 1" if col == 0 else "")
+            ax.set(title=f"{target}: {layer}", xlabel="member k", ylabel=ylabel if col == 0 else "")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     for ax in axes.flat:
         if len(ax.get_legend_handles_labels()[0]) > len(handles):
@@ -45,4 +48,9 @@ def draw(distances: str, out: str, style: dict | None = None) -> None:
     if handles:
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     fig.tight_layout()
-    save(fig, out, style)
+    return fig
+
+
+def draw(distances: str, out: str, style: dict | None = None) -> None:
+    style = apply_style(style)
+    save(per_layer_figure(distances, MEASURE, "weight MSE to member 1"), out, style)

@@ -73,7 +73,10 @@ FIGURES: tuple[Figure, ...] = (
            "ensembles"),
     Figure("ensemble_freeze", {"table": "ensembles.csv"}, "Ensembles", "ensembles"),
     Figure("ensemble_stage_distances", {"distances": "ensemble_distances.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_stage_outputs", {"distances": "ensemble_distances.csv"}, "Ensembles", "ensembles"),
     Figure("ensemble_cosine_diversity",
            {"pairs": "ensemble_pairs.csv", "correlations": "ensemble_pair_correlations.csv"}, "Ensembles", "ensembles"),
     Figure("ensemble_subsets", {"subsets": "ensemble_subsets.csv"}, "Ensembles", "ensembles"),
+    Figure("ensemble_variance", {"subsets": "ensemble_variance.csv", "summary": "ensemble_variance_summary.csv"},
+           "Ensembles", "ensembles"),
 )

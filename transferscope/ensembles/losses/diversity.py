@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from transferscope.ensembles.losses.term import LossTerm, TermInputs
+
 
 def prev_ce_loss(log_probs: torch.Tensor, previous_pred: torch.Tensor, labels: torch.Tensor,
                  version: int = 2) -> torch.Tensor:
@@ -27,3 +29,24 @@ def prev_ce_loss(log_probs: torch.Tensor, previous_pred: torch.Tensor, labels: t
     if not bool(mask.any()):
         return log_probs.sum() * 0.0  # empty-mask guard: 0, not NaN
     return F.nll_loss(log_probs[mask], previous_pred[mask])
+
+
+# --- as a loss term of a member (registry) -----------------------------------------------------------------------
+
+def _ce_term(inputs: TermInputs, options: dict) -> torch.Tensor | None:
+    if not inputs.earlier_models:  # member 2: no earlier non-first member
+        return None
+    j = inputs.pick(len(inputs.earlier_models))
+    with torch.no_grad():
+        previous = inputs.earlier_models[j](inputs.x).argmax(1)
+    return prev_ce_loss(inputs.log_probs, previous, inputs.y, version=int(options["version"]))
+
+
+CE_TERM = LossTerm(
+    "ce", _ce_term, log_name="prev_ce", needs=lambda options: ("earlier_models",),
+    description="starsse_ce: + beta * CE(current predictions, argmax of a random earlier non-first member) "
+    "(beta < 0 pushes away).",
+    options={
+        "beta": {"type": "number", "default": -0.1, "description": "Weight (thesis B: -0.1)."},
+        "version": {"type": "integer", "enum": [1, 2], "default": 2, "description": "1 = every sample; 2 = only "
+                    "samples the earlier member got wrong (empty mask -> 0)."}})

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from transferscope.ensembles.losses.term import LossTerm, TermInputs
+
 
 def mse_to_reference(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of the current features and the (detached) reference features."""
@@ -103,3 +105,45 @@ def rtd_loss(features: torch.Tensor, reference: torch.Tensor, card: int = 50, p:
     D_R = feature_distances(reference.detach().float())
     return 0.5 * (rtd_direction(D_R, D_Z, immovable=1, card=card, p=p)
                   + rtd_direction(D_Z, D_R, immovable=2, card=card, p=p))
+
+
+# --- as loss terms of a member (registry) ------------------------------------------------------------------------
+
+def _mse_term(inputs: TermInputs, options: dict) -> torch.Tensor:
+    return mse_to_reference(inputs.features, inputs.reference_features)
+
+
+def _rtd_term(inputs: TermInputs, options: dict) -> torch.Tensor:
+    points = options["points"]  # validated ≤ batch size; only a last, smaller batch has fewer
+    n = len(inputs.x) if points is None else min(int(points), len(inputs.x))
+    return rtd_loss(inputs.features[:n], inputs.reference_features[:n], card=int(options["card"]),
+                    p=float(options["p"]))
+
+
+def _rtd_check(options: dict, ens: dict) -> list[str]:
+    points, batch = options.get("points"), ens["recipe"]["batch_size"]
+    if points is not None and points > batch:
+        return [f"  ensembles.rtd.points: {points} is more than a batch holds (ensembles.recipe.batch_size {batch})"]
+    return []
+
+
+_FEATURES = lambda options: ("features", "reference")  # noqa: E731 - both terms compare with member 1's features
+
+MSE_TERM = LossTerm(
+    "mse", _mse_term, description="sse_mse / starsse_mse: + beta * MSE(pooled features, member 1's pooled features) "
+    "in every cycle.", needs=_FEATURES,
+    options={"beta": {"type": "number", "minimum": 0, "default": 20.0,
+                      "description": "Weight (thesis B: 20 for 2048-d ResNet-50 features)."}})
+
+RTD_TERM = LossTerm(
+    "rtd", _rtd_term, description="sse_rtd / starsse_rtd: + beta * symmetric min-mode H1 RTD between the batch's "
+    "pooled features and member 1's (distances / sqrt(d)).", needs=_FEATURES, check=_rtd_check,
+    options={
+        "beta": {"type": "number", "minimum": 0, "default": 0.0316,
+                 "description": "Weight (thesis B: 0.0316 at batch 256; re-sweep when the batch changes)."},
+        "card": {"type": "integer", "minimum": 1, "default": 50, "description": "Longest H1 bars kept per direction."},
+        "p": {"type": "number", "exclusiveMinimum": 0, "default": 1.0, "description": "Exponent of the bar lengths."},
+        "points": {"type": ["integer", "null"], "minimum": 3, "default": None,
+                   "description": "Samples of each batch that enter the cross-barcode (2x as many vertices): null = "
+                   "the whole batch (thesis B: 256); otherwise at most ensembles.recipe.batch_size (checked). Re-tune "
+                   "beta when it changes: the RTD value grows with the number of points (README)."}})

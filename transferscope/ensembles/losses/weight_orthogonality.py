@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from transferscope.ensembles.losses.term import LossTerm, TermInputs
+
 
 def flat_weights(model: torch.nn.Module, detached: bool = False) -> torch.Tensor:
     """All parameters of ``model`` as one vector (with autograd unless ``detached``)."""
@@ -46,3 +48,25 @@ def wo_loss(model: torch.nn.Module, reference: torch.Tensor, detached: bool = Fa
     if origin is None:
         return squared_cosine(w, reference)
     return squared_cosine(w - origin.detach(), reference - origin)
+
+
+# --- as a loss term of a member (registry) -----------------------------------------------------------------------
+
+def _wo_term(inputs: TermInputs, options: dict) -> torch.Tensor | None:
+    if not inputs.earlier_weights:  # member 2: no earlier non-first member
+        return None
+    j = inputs.pick(len(inputs.earlier_weights))
+    return wo_loss(inputs.model, inputs.earlier_weights[j], detached=options["detached"], origin=inputs.origin_weights)
+
+
+WO_TERM = LossTerm(
+    "wo", _wo_term, description="starsse_wo: + beta * squared cosine between the flattened weights and a random "
+    "earlier non-first member's.",
+    needs=lambda options: ("earlier_weights",) + (("origin_weights",) if options.get("form") == "displacement" else ()),
+    options={
+        "beta": {"type": "number", "default": 10.0, "description": "Weight (thesis B: 10)."},
+        "detached": {"type": "boolean", "default": False, "description": "true reproduces the original code: weights "
+                     "taken detached, so the term has zero gradient (a no-op)."},
+        "form": {"type": "string", "enum": ["thesis", "displacement"], "default": "thesis",
+                 "description": "thesis: cos²(w, w_j) of the whole weight vectors; displacement: cos²(w − w1, w_j − "
+                 "w1), the directions the cycles moved away from member 1."}})
