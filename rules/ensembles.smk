@@ -134,7 +134,7 @@ rule ensemble_reference_comparison:
 
 rule ensemble_variance:
     """Thesis B's variance study: every size-k subset of the runs with more members (ensemble accuracy, mean member
-    accuracy, diversity), the best and worst 5 % compared and their linear separability."""
+    accuracy, diversity), the best and worst fraction (5 %) compared and their linear separability."""
     input:
         ENSEMBLES.table_inputs(),
     output:

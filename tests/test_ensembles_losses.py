@@ -213,3 +213,13 @@ def test_a_new_loss_term_is_one_module_and_one_registry_line(monkeypatch):
     out = model(x, taps=True)
     expected = torch.nn.functional.nll_loss(out["out"], y) + 2.0 * (out["pool"] ** 2).mean()
     assert torch.allclose(loss, expected)
+
+
+def test_a_loss_term_may_not_take_a_reserved_name(monkeypatch):
+    from transferscope.ensembles.losses import registry
+    from transferscope.ensembles.losses.term import LossTerm
+
+    monkeypatch.setattr(registry, "TERMS", dict(registry.TERMS))
+    with pytest.raises(ValueError, match="may not be named 'freeze'"):
+        registry.register(LossTerm("freeze", lambda inputs, options: None, options={}, description="",
+                                   needs=lambda options: ()))

@@ -142,6 +142,17 @@ def test_disabled_or_absent_section_plans_nothing():
     (lambda e: e.update(methods=["sse_mse[beta=5]", "sse_mse[beta=5.0]"]), "two entries name the same variant"),
     (lambda e: e.update(methods=["sse_mse[beta=5"]), "ensembles.methods[0]"),
     (lambda e: e.update(replicates=0), "ensembles.replicates"),
+    (lambda e: e.update(methods=["sse_rtd[points=17]"]), "16. .variant sse_rtd[points=17]"),  # names the variant
+    (lambda e: e.update(methods=["starsse", "starsse[members=5]"]), "members=5 is ensembles.members already"),
+    (lambda e: e.update(reference={"rows": {"starsse": {"ens_acc": 87.4}, "ssee": {"ens_acc": 87.1}}}),
+     "ensembles.reference.rows.ssee: not a configured variant"),
+    (lambda e: e.update(methods=["sse"], reference={"rows": {"sse": {"ens_acc": 87.1}}}),
+     "'starsse' is not a configured variant"),
+    (lambda e: e.update(methods=["sse", "starsse"], reference={"rows": {"sse": {"ens_acc": 87.1}}}),
+     "'starsse' has no row"),
+    (lambda e: e.update(methods=["starsse", "starsse[members=7]"],
+                        reference={"rows": {"starsse": {"ens_acc": 1}, "starsse[members=7]": {"ens_acc": 2}}}),
+     "ensembles.reference.rows.starsse[members=7]: 7 members, the baseline 'starsse' 5"),
 ])
 def test_bad_ensemble_sections_name_the_key(edit, message):
     with open(f"{REPO}/config.yaml") as fh:

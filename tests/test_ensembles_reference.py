@@ -52,10 +52,14 @@ def test_differences_are_paired_by_run_and_flagged_beyond_two_sd(comparison):
     assert acc["delta_mean"] == pytest.approx(deltas.mean()) and acc["delta_sd"] == pytest.approx(0.0, abs=1e-9)
     assert acc["text_delta"] == pytest.approx(85.52 - 85.88)
     assert acc["same_sign"] is True or acc["same_sign"] == True  # noqa: E712 - both lower than StarSSE
+    assert acc["delta_n"] == 3 and acc["baseline"] == "starsse"
+    assert acc["text_beyond_2sd"] == False  # noqa: E712 - |85.52 − 85.88| < 2 √(0.34² + 0.25²)
+    assert comparison.loc[("local_de", "diversity"), "text_beyond_2sd"] == False  # noqa: E712 - 1.87 < 2 √(3.56² + 1.15²)
     ens = comparison.loc[("sse", "ens_acc")]
     paired = 100 * (np.array([0.84, 0.855, 0.86]) - np.array([0.85, 0.86, 0.87]))
     assert ens["delta_sd"] == pytest.approx(paired.std(ddof=1))
     assert ens["beyond_2sd"] == (abs(paired.mean()) > 2 * paired.std(ddof=1))
+    assert ens["text_beyond_2sd"] == True  # noqa: E712 - |87.11 − 87.41| = 0.30 > 2 √(0.06² + 0.12²) = 0.27
     div = comparison.loc[("local_de", "diversity")]  # ours lower than StarSSE, the text's lower too
     assert div["delta_mean"] == pytest.approx(-10.0) and div["same_sign"] == True  # noqa: E712
     assert comparison.loc[("local_de", "ens_acc"), "same_sign"] == False  # noqa: E712 - ours +1, the text's -0.08
@@ -80,6 +84,8 @@ def test_markdown_table_reads_back_from_csv(comparison, tmp_path):
     path = tmp_path / "c.csv"
     comparison.reset_index().to_csv(path, index=False)
     text = markdown_table(pd.read_csv(path))
-    assert "| sse (SSE) | 79.00 ± 1.00 | 85.52 ± 0.34 | -2.00 / -0.36 ✓ * |" in text
+    assert "| sse (SSE) | 79.00 ± 1.00 | 85.52 ± 0.34 | -2.00 / -0.36 ✓ * |" in text  # 0.36 < 2 √(.34² + .25²)
+    assert "+1.00 / -0.08 ✗ * |" in text  # Local DE ensemble accuracy: ours up, the text's down
     assert "| local_de (Local DE) |" in text and "✗" in text
-    assert text.strip().endswith("Δ with the text's sign: avg. acc. 2 of 2, div. 2 of 2, ens. acc. 1 of 2.")
+    assert "Δ with the text's sign: avg. acc. 2 of 2, div. 2 of 2, ens. acc. 1 of 2;" in text
+    assert "Δ = method − starsse paired by run" in text

@@ -224,3 +224,15 @@ def test_best_predictor_on_seed_means(monkeypatch, tmp_path, transferability, me
     points = axes[0].collections[0].get_offsets()
     assert len(points) == len(SOURCES) * len(CKPT_STEPS)  # one point per (source, checkpoint): seed means
     assert np.allclose(np.asarray(points)[:, 1], 51.5)  # mean of 0.51 and 0.52, in percent
+
+
+@pytest.mark.parametrize("module_name", ["gain_curves", "transfer_gain"])
+def test_gain_figures_say_so_without_a_scratch_baseline(tmp_path, curves, pretrain_points, module_name):
+    """A config without finetune.scratch (thesis_b_mini) has no gain: the figure says why instead of failing."""
+    no_scratch = tmp_path / "no_scratch.csv"
+    frame = pd.read_csv(curves)
+    frame[frame["source"] != "scratch"].to_csv(no_scratch, index=False)
+    module = importlib.import_module(f"transferscope.plots.{module_name}")
+    out = tmp_path / f"{module_name}.png"
+    module.draw(table=str(no_scratch), out=str(out), style={"dpi": 40})
+    assert out.stat().st_size > 0

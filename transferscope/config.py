@@ -274,9 +274,20 @@ def _ensemble_problems(config: dict, schema: dict) -> list[str]:
         lacking = [tap for tap in METHODS[method].needs_taps if tap not in tap_names(ens["arch"])]
         if lacking:
             problems.append(f"  ensembles.methods[{i}]: {method} needs the tap(s) {lacking}, which {ens['arch']} lacks")
-    for name in dict.fromkeys(METHODS[method].term for method in methods if METHODS[method].term):
-        check = term(name).check
-        problems += check(ens[name], ens) if check else []
+    from transferscope.ensembles.variants import apply_overrides, variant_name
+
+    checked = set()
+    for method, overrides in variants:  # each variant's own options (sse_rtd[points=64] against the batch size)
+        name = METHODS[method].term
+        check = term(name).check if name else None
+        if check is None:
+            continue
+        options = apply_overrides(ens, name, overrides)[name]
+        for problem in check(options, ens):
+            if problem not in checked:
+                checked.add(problem)
+                problems.append(problem if not overrides else f"{problem} (variant {variant_name(method, overrides)})")
+    problems += _reference_problems(ens, variants)
     if any(METHODS[method].per_level for method in methods):
         layers = layer_names(ens["arch"])
         for i, level in enumerate(ens["freeze"]["levels"]):
@@ -285,6 +296,30 @@ def _ensemble_problems(config: dict, schema: dict) -> list[str]:
                                 f"before its head {layers[:-1]}")
         if len(set(ens["freeze"]["levels"])) != len(ens["freeze"]["levels"]):
             problems.append("  ensembles.freeze.levels: duplicate entries")
+    return problems
+
+
+def _reference_problems(ens: dict, variants: list[tuple[str, dict]]) -> list[str]:
+    """``ensembles.reference``: its rows and baseline name configured variants of the same size K."""
+    rows = (ens.get("reference") or {}).get("rows") or {}
+    if not rows or len(variants) != len(ens["methods"]):  # malformed entries are reported already
+        return []
+    from transferscope.ensembles.plan import expand_variants
+
+    names = expand_variants(ens)
+    baseline = ens["reference"].get("baseline", "starsse")
+    problems = [f"  ensembles.reference.rows.{row}: not a configured variant (known: {sorted(names)})"
+                for row in rows if row not in names]
+    if baseline not in names:
+        problems.append(f"  ensembles.reference.baseline: {baseline!r} is not a configured variant")
+    elif baseline not in rows:
+        problems.append(f"  ensembles.reference.baseline: {baseline!r} has no row: the text's differences need it")
+    else:
+        size = names[baseline].members or ens["members"]
+        for row in rows:
+            if row in names and (names[row].members or ens["members"]) != size:
+                problems.append(f"  ensembles.reference.rows.{row}: {names[row].members} members, the baseline "
+                                f"{baseline!r} {size}: differences are taken between ensembles of one size")
     return problems
 
 
@@ -319,6 +354,10 @@ def _variant_problems(ens: dict, properties: dict) -> tuple[list[str], list[tupl
         for key in {section, *overrides} & set(properties):
             for err in jsonschema.Draft7Validator(properties[key]).iter_errors(changed[key]):
                 problems.append(f"  ensembles.methods[{i}]: {entry}: {err.message}")
+        if overrides.get("members") == ens["members"]:
+            problems.append(f"  ensembles.methods[{i}]: {entry}: members={ens['members']} is ensembles.members "
+                            "already (the same runs as the entry without it)")
+            continue
         variants.append((name, overrides))
         names.append(variant_name(name, overrides))
     if len(set(names)) != len(names):

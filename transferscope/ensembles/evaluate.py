@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+TABLE_ARRAYS = ("probs", "labels", "features")  # what build_table reads of a member file
 TABLE_COLUMNS = ["target", "source", "arch", "seed", "replicate", "method", "k", "metric", "value"]
 MEMBER_METRICS = ("member_acc", "member_nll", "member_seconds", "dist_weights", "dist_features")
 ENSEMBLE_METRICS = ("ens_acc", "ens_nll", "ens_ece", "ens_brier", "diversity", "mean_member_acc", "train_seconds")
@@ -101,11 +102,14 @@ def ensemble_metrics(member_probs: list, labels) -> dict[str, float]:
 
 # --- the tidy table -------------------------------------------------------------------------------------------
 
-def read_member_probs(path: str | Path) -> dict:
-    """A member's ``.npz``: test probabilities, labels, pooled test features and the job's info (a dict)."""
+def read_member_probs(path: str | Path, keys: tuple[str, ...] | None = None) -> dict:
+    """A member's ``.npz``: test probabilities, labels, pooled test features, stage outputs and the job's info (a
+    dict); only ``keys`` (and ``info``) when given, so a table that needs the probabilities does not hold every
+    member's layer outputs (an npz reads one array at a time)."""
     try:
         with np.load(path) as data:
-            out = {k: data[k] for k in data.files}
+            wanted = data.files if keys is None else [k for k in data.files if k in set(keys) | {"info"}]
+            out = {k: data[k] for k in wanted}
     except FileNotFoundError:
         raise FileNotFoundError(f"member probabilities not found: {path}") from None
     except Exception as exc:  # truncated or corrupt file
@@ -162,7 +166,7 @@ def build_table(runs: list[dict]) -> pd.DataFrame:
         members = []
         for path in run["probs"]:
             if path not in probs_cache:
-                probs_cache[path] = read_member_probs(path)
+                probs_cache[path] = read_member_probs(path, TABLE_ARRAYS)
             members.append(probs_cache[path])
         weights = None
         if run.get("weights"):

@@ -7,9 +7,10 @@ row). From ``ensembles.csv`` (one value per run = pre-training seed × replicate
 
 - per (variant, metric): ours mean, sd (ddof 1) and n runs, and the text's mean and sd;
 - the difference to the baseline, Δ = variant − baseline, *paired by run* (both share member 1 and every random
-  stream of the run): its mean and sd over runs; ``beyond_2sd`` where |mean Δ| > 2 sd (our difference stands out of
-  the run-to-run spread); the text's Δ from its means and whether the two signs agree (NaN for the baseline or
-  where either Δ is 0 or undefined);
+  stream of the run): its mean, sd and number of runs (``delta_n``); ``beyond_2sd`` where |mean Δ| > 2 sd (our
+  difference stands out of the run-to-run spread); the text's Δ from its means, ``text_beyond_2sd`` where it exceeds
+  twice its sd √(sd_method² + sd_baseline²) (the text gives unpaired sds only), and whether the two signs agree (NaN
+  for the baseline or where either Δ is 0 or undefined);
 - time rows (metric ``time_vs_<baseline>`` and ``time_vs_local_de``): training time of all K members (member 1
   included) over the other method's, paired by run, with the text's fraction where it gives one.
 
@@ -21,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["target", "method", "text_row", "metric", "ours_mean", "ours_sd", "n", "text_mean", "text_sd",
-           "delta_mean", "delta_sd", "beyond_2sd", "text_delta", "same_sign", "reference_label"]
+COLUMNS = ["target", "method", "text_row", "baseline", "metric", "ours_mean", "ours_sd", "n", "text_mean", "text_sd",
+           "delta_mean", "delta_sd", "delta_n", "beyond_2sd", "text_delta", "text_beyond_2sd", "same_sign",
+           "reference_label"]
 # our metric in ensembles.csv -> (reference key, factor to the text's unit)
 METRICS = {"mean_member_acc": ("member_acc", 100.0), "diversity": ("diversity", 1.0), "ens_acc": ("ens_acc", 100.0)}
 TIME_METRIC = "train_seconds"
@@ -50,11 +52,12 @@ def full_size_values(table: pd.DataFrame) -> pd.DataFrame:
 
 def _paired(wide: pd.DataFrame, target: str, method: str, other: str, column: str) -> pd.Series:
     """Per-run values of ``method`` minus (or, for time, over) ``other``'s, matched on seed and replicate."""
-    if (target, method) not in wide.index.droplevel([2, 3]) or (target, other) not in wide.index.droplevel([2, 3]):
+    present = wide.index.droplevel([2, 3])
+    if column not in wide or (target, method) not in present or (target, other) not in present:
         return pd.Series(dtype=float)
     mine, theirs = wide.loc[(target, method), column], wide.loc[(target, other), column]
     mine, theirs = mine.align(theirs, join="inner")
-    return mine / theirs if column == TIME_METRIC else mine - theirs
+    return (mine / theirs if column == TIME_METRIC else mine - theirs).dropna()
 
 
 def _sign_agrees(ours: float, text: float):
@@ -82,21 +85,27 @@ def reference_comparison(table: pd.DataFrame, reference: dict) -> pd.DataFrame:
         for method, row in sorted(rows_cfg.items(), key=lambda item: order.get(item[0], len(order))):
             values = wide.loc[(target, method)] if (target, method) in present else None
             common = {"target": target, "method": method, "text_row": row.get("text", method),
-                      "reference_label": reference.get("label", "")}
+                      "baseline": baseline, "reference_label": reference.get("label", "")}
             for metric, (key, _) in METRICS.items():
                 ours = values[metric].dropna() if values is not None and metric in values else pd.Series(dtype=float)
                 text_mean, text_sd = _pair(row[key]) if key in row else (np.nan, np.nan)
                 delta = _paired(wide, target, method, baseline, metric) if method != baseline else pd.Series(dtype=float)
                 d_mean = float(delta.mean()) if len(delta) else np.nan
                 d_sd = float(delta.std(ddof=1)) if len(delta) > 1 else np.nan
-                text_delta = text_mean - _pair(base_text[key])[0] if key in base_text and method != baseline else np.nan
+                base_mean, base_sd = _pair(base_text[key]) if key in base_text else (np.nan, np.nan)
+                text_delta = text_mean - base_mean if method != baseline else np.nan
+                text_spread = 2 * np.sqrt(text_sd ** 2 + base_sd ** 2)
                 out.append({**common, "metric": key,
                             "ours_mean": float(ours.mean()) if len(ours) else np.nan,
                             "ours_sd": float(ours.std(ddof=1)) if len(ours) > 1 else np.nan, "n": len(ours),
                             "text_mean": text_mean, "text_sd": text_sd, "delta_mean": d_mean, "delta_sd": d_sd,
+                            "delta_n": len(delta),
                             "beyond_2sd": bool(abs(d_mean) > 2 * d_sd) if np.isfinite(d_mean) and np.isfinite(d_sd)
                             else np.nan,
-                            "text_delta": text_delta, "same_sign": _sign_agrees(d_mean, text_delta)})
+                            "text_delta": text_delta,
+                            "text_beyond_2sd": bool(abs(text_delta) > text_spread)
+                            if np.isfinite(text_delta) and np.isfinite(text_spread) else np.nan,
+                            "same_sign": _sign_agrees(d_mean, text_delta)})
             for other in dict.fromkeys([baseline, DE]):
                 ratio = _paired(wide, target, method, other, TIME_METRIC) if values is not None else pd.Series(dtype=float)
                 ratio = ratio.dropna()
@@ -105,7 +114,8 @@ def reference_comparison(table: pd.DataFrame, reference: dict) -> pd.DataFrame:
                             "ours_mean": float(ratio.mean()) if len(ratio) else np.nan,
                             "ours_sd": float(ratio.std(ddof=1)) if len(ratio) > 1 else np.nan, "n": len(ratio),
                             "text_mean": text_ratio, "text_sd": np.nan, "delta_mean": np.nan, "delta_sd": np.nan,
-                            "beyond_2sd": np.nan, "text_delta": np.nan, "same_sign": np.nan})
+                            "delta_n": 0, "beyond_2sd": np.nan, "text_delta": np.nan, "text_beyond_2sd": np.nan,
+                            "same_sign": np.nan})
     return pd.DataFrame(out, columns=COLUMNS)
 
 
@@ -120,30 +130,33 @@ def _cell(mean, sd, digits: int = 2) -> str:
 
 
 def _delta(row) -> str:
-    """"ours / text" Δ with ✓ (same sign), ✗ (opposite sign) and * (ours beyond 2 sd)."""
+    """"ours / text" Δ with ✓ (same sign), ✗ (opposite sign), * (ours beyond 2 sd) and † (the text's beyond 2 sd)."""
     if pd.isna(row["delta_mean"]):
         return ""
     same = row["same_sign"]
     mark = "" if pd.isna(same) else (" ✓" if bool(same) else " ✗")
     mark += " *" if _flag(row["beyond_2sd"]) else ""
+    mark += " †" if _flag(row["text_beyond_2sd"]) else ""
     text = "" if pd.isna(row["text_delta"]) else f" / {row['text_delta']:+.2f}"
     return f"{row['delta_mean']:+.2f}{text}{mark}"
 
 
 def markdown_table(comparison: pd.DataFrame) -> str:
     """Per target: one row per method; for each metric "ours (mean ± sd) | text" and Δ to the baseline "ours / text"
-    (✓ same sign, ✗ opposite sign, * |our Δ| beyond 2 sd of its run-to-run spread); time relative to the baseline
-    and to Local DE; a last line counts sign agreements per metric."""
+    (✓ same sign, ✗ opposite sign, * |our Δ| beyond 2 sd of its run-to-run spread, † the text's |Δ| beyond 2 of its
+    sds); time relative to the baseline and to Local DE; a last line counts sign agreements per metric, all and
+    where both differences stand out of their noise."""
     lines = []
     for target, part in comparison.groupby("target", sort=False, dropna=False):
         n = part.loc[(part["metric"] == "ens_acc") & (part["n"] > 0), "n"]
+        base = part["baseline"].iloc[0]
         lines.append(f"**{target}** (runs per method: {int(n.min()) if len(n) else 0}–{int(n.max()) if len(n) else 0};"
-                     " cells ours / text; Δ = method − StarSSE paired by run, ✓ same sign as the text's Δ, ✗ opposite,"
-                     " * |Δ| > 2 sd of the per-run Δ)")
+                     f" cells ours / text; Δ = method − {base} paired by run, ✓ same sign as the text's Δ, ✗ opposite,"
+                     " * our |Δ| > 2 sd of the per-run Δ, † the text's |Δ| > 2 √(sd² + sd_base²))")
         head = ["method (text row)"]
         for key, label in (("member_acc", "avg. acc."), ("diversity", "div."), ("ens_acc", "ens. acc.")):
             head += [f"{label} ours", f"{label} text", f"Δ {label}"]
-        head += ["time / StarSSE ours / text", "time / Local DE"]
+        head += [f"time / {base} ours / text", "time / Local DE"]
         lines += ["", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
         for method, rows in part.groupby("method", sort=False):
             by = rows.set_index("metric")
@@ -153,16 +166,19 @@ def markdown_table(comparison: pd.DataFrame) -> str:
                 cells += [_cell(r["ours_mean"], r["ours_sd"]), _cell(r["text_mean"], r["text_sd"]), _delta(r)]
             time_cols = [c for c in by.index if c.startswith("time_vs_") and c != f"time_vs_{DE}"]
             t = by.loc[time_cols[0]] if time_cols else None
-            cells.append("" if t is None else f"{_cell(t['ours_mean'], np.nan)} / "
-                                              f"{'' if pd.isna(t['text_mean']) else f'{t.text_mean:.2f}'}")
+            cells.append("" if t is None else _cell(t["ours_mean"], np.nan)
+                         + ("" if pd.isna(t["text_mean"]) else f" / {t['text_mean']:.2f}"))
             de = by.loc[f"time_vs_{DE}"] if f"time_vs_{DE}" in by.index else None
             cells.append("" if de is None else _cell(de["ours_mean"], np.nan))
             lines.append("| " + " | ".join(cells) + " |")
-        counts = []
+        counts, clear = [], []
         for key, label in (("member_acc", "avg. acc."), ("diversity", "div."), ("ens_acc", "ens. acc.")):
-            signs = part.loc[part["metric"] == key, "same_sign"].dropna()
-            counts.append(f"{label} {int(sum(_flag(v) for v in signs))} of {len(signs)}")
-        lines += ["", "Δ with the text's sign: " + ", ".join(counts) + ".", ""]
+            rows = part[(part["metric"] == key) & part["same_sign"].notna()]
+            counts.append(f"{label} {int(sum(_flag(v) for v in rows['same_sign']))} of {len(rows)}")
+            both = rows[rows["beyond_2sd"].map(_flag) & rows["text_beyond_2sd"].map(_flag)]
+            clear.append(f"{label} {int(sum(_flag(v) for v in both['same_sign']))} of {len(both)}")
+        lines += ["", "Δ with the text's sign: " + ", ".join(counts) + "; where both Δ stand out of their noise (* †): "
+                  + ", ".join(clear) + ".", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -248,5 +248,5 @@ def build_variance(runs: list[dict], subset_size: int, max_subsets: int = 5000, 
 
 
 def _probs_and_labels(path: str) -> dict:
-    full = read_member_probs(path)
+    full = read_member_probs(path, ("probs", "labels"))
     return {"probs": full["probs"], "labels": full["labels"]}

@@ -23,6 +23,22 @@ def metric_axis_label(metric: str, suffix: str = "", width: int = 24) -> str:
     return textwrap.fill(metric_label(metric), width) + (f"\n{suffix}" if suffix else "")
 
 
+def no_data_figure(out: str, style: dict, message: str) -> None:
+    """A figure that says why there is nothing to draw (e.g. no from-scratch baseline, so no gain), so a config
+    without the needed runs still finishes with every declared output."""
+    import matplotlib.pyplot as plt
+
+    from transferscope.plots.style import save
+
+    fig, ax = plt.subplots(figsize=(6, 2.5))
+    ax.text(0.5, 0.5, textwrap.fill(message, 60), ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    save(fig, out, style)
+
+
+NO_SCRATCH = "no gain over scratch to draw: the config trains no from-scratch baseline (finetune.scratch: false)"
+
+
 def choose(frame: pd.DataFrame, column: str, value=None):
     """``value`` if given, else the first value of ``column`` in sorted order (e.g. the first fine-tuning mode)."""
     return value if value is not None else sorted(frame[column].dropna().unique())[0]

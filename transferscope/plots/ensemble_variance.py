@@ -1,5 +1,5 @@
 """The variance study in the (mean member accuracy, diversity) plane (thesis B's Figure 6.1): every size-k subset
-of a method's runs (``ensemble_variance_subsets.csv``), the best and worst 5 % by ensemble accuracy within their
+of a method's runs (``ensemble_variance.csv``), the best and worst fraction (5 %) by ensemble accuracy within their
 run marked, and the logistic-regression boundary between those two groups fitted on all runs of the method
 (``ensemble_variance_summary.csv``, scope "method"). One panel per (target, method) — per (target, source, arch,
 method) when the tables hold several sources or architectures."""
@@ -12,7 +12,7 @@ import seaborn as sns
 
 from transferscope.plots.style import apply_style, save
 
-GROUPS = {"best": ("best 5 %", "^", 0), "worst": ("worst 5 %", "v", 3)}  # label, marker, colour-palette index
+GROUPS = {"best": ("best", "^", 0), "worst": ("worst", "v", 3)}  # label, marker, colour-palette index
 EMPTY = "no run with more members than the subset size"
 
 
@@ -76,9 +76,11 @@ def draw(subsets: str, summary: str, out: str, style: dict | None = None) -> Non
             x, y = 100 * sub["mean_member_acc"].to_numpy(dtype=float), sub["diversity"].to_numpy(dtype=float)
             middle = (sub["group"] == "middle").to_numpy()
             ax.scatter(x[middle], y[middle], s=4, color="0.7", alpha=0.5, linewidths=0, label="other subsets")
+            share = 100 * (sub["group"] == "best").sum() / len(sub)  # the configured fraction, as ceil'ed per run
             for group, (label, marker, colour) in GROUPS.items():
                 chosen = (sub["group"] == group).to_numpy()
-                ax.scatter(x[chosen], y[chosen], s=16, marker=marker, color=palette[colour], label=label, zorder=3)
+                ax.scatter(x[chosen], y[chosen], s=16, marker=marker, color=palette[colour],
+                           label=f"{label} {share:.2g} % of each run", zorder=3)
             boundary(ax, x, *(_value(stats, key, "best_vs_worst", "boundary", name)
                               for name in ("w_mean_member_acc", "w_diversity", "intercept")))
             runs = len(sub[["seed", "replicate"]].drop_duplicates())

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from transferscope.plots._common import checkpoint_order, choose, gain_at_points, log_step_axis, source_palette
+from transferscope.plots._common import (NO_SCRATCH, checkpoint_order, choose, gain_at_points, log_step_axis,
+                                         no_data_figure, source_palette)
 from transferscope.plots.style import apply_style, save
 from transferscope.tables import seed_mean
 
@@ -22,6 +23,8 @@ def draw(table: str, out: str, style: dict | None = None, pretrain_points: str |
     tuned = curves[curves["source"] != "scratch"]
     checkpoint = checkpoint or checkpoint_order(tuned["checkpoint"], pretrain_points)[-1]
     gains = gain_at_points(curves, checkpoint).dropna(subset=["gain"])
+    if gains.empty:
+        return no_data_figure(out, style, NO_SCRATCH)
     arch, mode = choose(gains, "arch"), choose(gains, "mode", mode)
     gains = gains[(gains["arch"] == arch) & (gains["mode"] == mode)]
     targets, sources = sorted(gains["target"].unique()), sorted(gains["source"].unique())

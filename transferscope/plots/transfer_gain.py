@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from transferscope.plots._common import gain_at_points
+from transferscope.plots._common import NO_SCRATCH, gain_at_points, no_data_figure
 from transferscope.plots.style import apply_style, save
 
 
@@ -28,6 +28,8 @@ def draw(table: str, out: str, style: dict | None = None, points: list[str] | No
     tuned = curves[curves["source"] != "scratch"]
     checkpoint = checkpoint or tuned["checkpoint"].iloc[-1]
     gains = gain_at_points(curves, checkpoint)
+    if gains["gain"].isna().all():
+        return no_data_figure(out, style, NO_SCRATCH)
     points_default = points is None
     if points_default:
         points = list(dict.fromkeys([peak_point(gains), "final"]))

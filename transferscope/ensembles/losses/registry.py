@@ -25,8 +25,18 @@ from transferscope.registries import add, lookup
 TERMS: dict[str, LossTerm] = {}
 
 
+# Names a term may not take: the member spec's fields and the ensembles section's own keys (a term's name is its
+# config section and its key in a member spec).
+RESERVED = ("method", "k", "member_seed", "role", "recipe", "pretrain_seed", "reinit", "weights", "checkpoint",
+            "start", "terms", "freeze", "members", "cycle_lr", "cycle_epochs", "level", "enabled", "targets",
+            "source", "arch", "seeds", "global_seeds", "replicates", "methods", "trajectory", "variance", "reference")
+
+
 def register(term: LossTerm) -> LossTerm:
-    """Add a term (a second, different term under one name is an error)."""
+    """Add a term (a second, different term under one name is an error, and so is a reserved name)."""
+    if term.name in RESERVED:
+        raise ValueError(f"a loss term may not be named {term.name!r}: the member spec or the ensembles section "
+                         "uses that key")
     unknown = set(term.needs(defaults(term))) - set(NEEDS)
     if unknown:
         raise ValueError(f"loss term {term.name!r} needs {sorted(unknown)}; a member job can load {list(NEEDS)}")
