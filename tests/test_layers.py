@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "transferscope"
-JOB_PACKAGES = ("training", "analysis", "ensembles", "plots")
+JOB_PACKAGES = ("training", "analysis", "ensembles", "plots", "benchmark")
 BASE_MODULES = ("checkpoints", "inference", "io", "runtime", "names", "outcomes", "tables", "registries")
 BASE = [PACKAGE / f"{name}.py" for name in BASE_MODULES] + [
     path for sub in ("models", "metrics", "data") for path in sorted((PACKAGE / sub).rglob("*.py"))]
@@ -38,7 +38,7 @@ def test_training_imports_no_sibling(path):
 
 # What each job package may use besides the base: ensembles members are trainings (the training loop, optimizers,
 # fine-tuning's model preparation); analysis and plots build only on the base.
-SIBLINGS_ALLOWED = {"analysis": (), "plots": (), "ensembles": ("training",)}
+SIBLINGS_ALLOWED = {"analysis": (), "plots": (), "ensembles": ("training",), "benchmark": ()}
 
 
 @pytest.mark.parametrize("package, path", [(pkg, path) for pkg in SIBLINGS_ALLOWED
