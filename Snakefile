@@ -50,6 +50,7 @@ include: "rules/analysis.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
 include: "rules/ensembles.smk"
+include: "rules/report_tables.smk"
 
 
 # Cheap table and figure rules run in the main Snakemake process, never as cluster jobs that each wait in a queue
@@ -66,6 +67,7 @@ workflow.localrules(
     "ensemble_reference_comparison",
     *[f"{family}_table" for family in CONCAT_TABLES],
     *[f"figure_{fig.name}" for fig in FIGURE_TABLE],
+    *[f"report_table_{name}" for name in report_tables.REPORT_TABLES],
 )
 # A dataset that may be downloaded is prepared by the Snakemake process itself: compute nodes often have no internet.
 if config["download"]:
@@ -77,6 +79,7 @@ rule all:
     input:
         all_targets(),
         ensemble_targets(),
+        report_table_targets(),
 
 
 onerror:

@@ -94,11 +94,7 @@ rule ensemble_summary:
         f"{TABLES}/ensembles.csv",
     output:
         summary=f"{TABLES}/ensembles_summary.csv",
-        final=report(
-            f"{TABLES}/ensembles_final.csv",
-            caption="../report/ensembles_final.rst",
-            category="Ensembles",
-        ),
+        final=f"{TABLES}/ensembles_final.csv",  # in the report as a table page (rules/report_tables.smk)
     log:
         f"{LOGS}/tables/ensembles_summary.log",
     benchmark:
@@ -115,11 +111,7 @@ rule ensemble_reference_comparison:
     input:
         f"{TABLES}/ensembles.csv",
     output:
-        report(
-            f"{TABLES}/ensembles_reference_comparison.csv",
-            caption="../report/ensembles_reference_comparison.rst",
-            category="Ensembles",
-        ),
+        f"{TABLES}/ensembles_reference_comparison.csv",  # in the report as a table page (rules/report_tables.smk)
     log:
         f"{LOGS}/tables/ensembles_reference_comparison.log",
     benchmark:

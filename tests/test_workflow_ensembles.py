@@ -131,7 +131,7 @@ def test_a_new_variant_adds_its_members_and_reruns_nothing_that_existed(finished
     assert jobs.pop("ensemble_member") == 2  # members 2 and 3 of the new variant; member 1 is shared
     assert set(re.findall(r"output: \S+/(starsse_mse\S*)/member\d\.pt", out)) == {"starsse_mse[beta=3]"}
     assert set(jobs) <= {"ensemble_table", "ensemble_summary", "ensemble_trajectory_tables", "ensemble_variance",
-                         "all"} | {f"figure_ensemble_{n}" for n in ("size", "diversity", "trajectory", "freeze",
+                         "report_table_ensembles_final", "all"} | {f"figure_ensemble_{n}" for n in ("size", "diversity", "trajectory", "freeze",
                                                                      "stage_distances", "stage_outputs",
                                                                      "cosine_diversity", "subsets", "variance")}
 

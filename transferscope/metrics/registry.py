@@ -41,6 +41,8 @@ class LayerMetric:
       values → ci_low, ci_high), ``subsets`` (``subsets(X, n_subsets=, seed=) -> (mean, sd)`` replaces the value
       and adds sd) or ``none``.
     - ``diagnostic``: optional (name, fn(X) -> count) written as an extra row when non-zero (never correlated).
+    - ``reference``: the work(s) it comes from, as "Author et al. YEAR" or "thesis A"; ``transferscope.citations``
+      expands the ones it knows into full references (the README's citation list).
     - ``default``: part of the default ``analysis.metrics`` list.
     """
 
@@ -113,7 +115,7 @@ register(LayerMetric("sum_of_squares", sum_of_squares, "SSW / TSS (lower = tight
                      reference="thesis A"))
 register(LayerMetric("rsa", rsa, "RSA class contrast", higher_is_better=True, expected_sign=1, interval="bootstrap",
                      replicates=rsa_bootstrap, diagnostic=("constant_rows", count_constant_rows),
-                     reference="thesis A (order-free label masks)"))
+                     reference="Kriegeskorte et al. 2008 (RDMs); thesis A (class contrast, order-free label masks)"))
 register(LayerMetric("twonn", lambda X, y: twonn(X), "TwoNN intrinsic dimension", expected_sign=-1,
                      interval="subsets", subsets=twonn_subsets, reference="Facco 2017, Ansuini 2019"))
 register(LayerMetric("logme", logme, "LogME (nats / sample)", higher_is_better=True, expected_sign=1,
