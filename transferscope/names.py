@@ -5,6 +5,8 @@ Each pattern is an unanchored regular expression; ``anchored(p)`` is the full-ma
 """
 from __future__ import annotations
 
+import re
+
 NAME = r"[A-Za-z0-9_]+"
 """A dataset, source, target or layer name (letters, digits, underscore: safe in paths and wildcards)."""
 
@@ -19,6 +21,9 @@ MODE_TOKEN = rf"full|linear|freeze-{NAME}"
 
 SEED = r"[0-9]+"
 
+METHOD = r"[a-z][a-z0-9_]*"
+"""An ensemble method's name, the head of every variant label (``sse_mse[beta=5]``, ``starsse_freeze-stage1``)."""
+
 
 def anchored(pattern: str) -> str:
     return f"^({pattern})$"
@@ -27,6 +32,13 @@ def anchored(pattern: str) -> str:
 def mode_token(mode: str) -> str:
     """Path-safe token of a fine-tuning mode: 'freeze:conv2' -> 'freeze-conv2'."""
     return mode.replace(":", "-")
+
+
+def variant_head(label: str) -> str | None:
+    """The method name a variant label starts with (``starsse[members=15]`` / ``starsse_freeze-stage1`` ->
+    ``starsse`` / ``starsse_freeze``), None when it starts with none."""
+    match = re.match(METHOD, label)
+    return match[0] if match else None
 
 
 def mode_from_token(token: str) -> str:

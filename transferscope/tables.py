@@ -12,6 +12,11 @@ FINETUNE_COLUMNS = ["target", "source", "arch", "seed", "checkpoint", "mode", "t
                     "best_val_acc", "val_acc", "train_seconds", "n_train", "epochs", "trainable_params"]
 
 
+def is_true(value) -> bool:
+    """True for a true boolean cell (numpy or Python, as read back from CSV); NaN counts as false."""
+    return not pd.isna(value) and bool(value)
+
+
 def read_json(path: str | Path) -> dict:
     try:
         with open(path) as fh:

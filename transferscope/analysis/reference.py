@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from transferscope.tables import is_true as _flag
+
 COLUMNS = ["target", "arch", "metric", "layer", "outcome", "level", "mode", "ours", "n", "band", "significant", "reference",
            "same_sign", "reference_label"]
 
@@ -45,11 +47,6 @@ def reference_comparison(transferability: pd.DataFrame, reference: dict) -> pd.D
                     "reference_label": reference.get("label", ""),
                 })
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _flag(value) -> bool:
-    """True for a true boolean cell (numpy or Python, as read back from CSV); NaN counts as false."""
-    return not pd.isna(value) and bool(value)
 
 
 def markdown_table(comparison: pd.DataFrame) -> str:

@@ -205,7 +205,7 @@ def summary_table(table: pd.DataFrame) -> pd.DataFrame:
     return summary[SUMMARY_COLUMNS]
 
 
-def _mean_sd(mean: float, sd: float, two_decimals: bool) -> str:
+def mean_sd_text(mean: float, sd: float, two_decimals: bool) -> str:
     """"mean ± sd" (or the mean alone when sd is undefined): two decimals, or three significant digits."""
     spell = (lambda v: f"{v:.2f}") if two_decimals else (lambda v: f"{v:.3g}")
     return spell(mean) if not np.isfinite(sd) else f"{spell(mean)} ± {spell(sd)}"
@@ -220,7 +220,7 @@ def final_summary(summary: pd.DataFrame) -> pd.DataFrame:
     final.loc[percent, ["mean", "sd"]] *= 100
     # percentages and diversity keep two decimals (87.41 vs 87.44 must stay apart); the rest three significant digits
     fixed = (percent | (final["metric"] == "diversity")).to_numpy()
-    final["text"] = [_mean_sd(m, s, two_decimals) for m, s, two_decimals in zip(final["mean"], final["sd"], fixed)]
+    final["text"] = [mean_sd_text(m, s, two_decimals) for m, s, two_decimals in zip(final["mean"], final["sd"], fixed)]
     wide = final.pivot_table(index=["target", "method", "k"], columns="metric", values="text", aggfunc="first",
                              sort=False)
     wide = wide.reindex(columns=[m for m in REPORT_METRICS if m in wide.columns]).reset_index()

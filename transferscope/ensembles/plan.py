@@ -98,6 +98,8 @@ METHODS: dict[str, EnsembleMethod] = {m.name: m for m in (
     EnsembleMethod("starsse_mse", "member1", "StarSSE–MSE", term="mse"),
     EnsembleMethod("starsse_rtd", "member1", "StarSSE–RTD", term="rtd"),
 )}
+
+
 def variant_pattern() -> str:
     """A methods entry: a registered method name, optionally with [key=value,...] overrides (the schema's pattern;
     read when the schema is loaded, so a method registered later is included)."""

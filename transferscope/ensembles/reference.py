@@ -22,6 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from transferscope.ensembles.evaluate import mean_sd_text
+from transferscope.tables import is_true as _flag
+
 COLUMNS = ["target", "method", "text_row", "baseline", "metric", "ours_mean", "ours_sd", "n", "text_mean", "text_sd",
            "delta_mean", "delta_sd", "delta_n", "beyond_2sd", "text_delta", "text_beyond_2sd", "same_sign",
            "reference_label"]
@@ -119,14 +122,8 @@ def reference_comparison(table: pd.DataFrame, reference: dict) -> pd.DataFrame:
     return pd.DataFrame(out, columns=COLUMNS)
 
 
-def _flag(value) -> bool:
-    return not pd.isna(value) and bool(value)
-
-
-def _cell(mean, sd, digits: int = 2) -> str:
-    if pd.isna(mean):
-        return "n/a"
-    return f"{mean:.{digits}f}" if pd.isna(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+def _cell(mean, sd) -> str:
+    return "n/a" if pd.isna(mean) else mean_sd_text(mean, sd, two_decimals=True)
 
 
 def _delta(row) -> str:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections import OrderedDict
 
 import numpy as np
@@ -36,6 +35,7 @@ import pandas as pd
 from transferscope.ensembles.evaluate import (accuracy, ensemble_probs, normalised_disagreement, read_member_probs,
                                               weight_vector)
 from transferscope.ensembles.plan import METHODS
+from transferscope.names import variant_head
 from transferscope.runtime import derive_seed
 
 KEYS = ["target", "source", "arch", "seed", "replicate", "method"]
@@ -247,8 +247,8 @@ def pearson(x, y) -> float:
 def base_method(method: str) -> str | None:
     """The registered method a variant label belongs to (``starsse[members=15]``, ``starsse_freeze-stage1``,
     ``sse_mse[beta=5]`` -> ``starsse``, ``starsse_freeze``, ``sse_mse``), None for a name outside ``METHODS``."""
-    base = re.match(r"[a-z][a-z0-9_]*", method)
-    return base[0] if base is not None and base[0] in METHODS else None
+    base = variant_head(method)
+    return base if base in METHODS else None
 
 
 def is_cycle_method(method: str) -> bool:

@@ -19,7 +19,9 @@ import re
 
 import yaml
 
-VARIANT = re.compile(r"^(?P<method>[a-z][a-z0-9_]*)(?:\[(?P<overrides>[^\[\]]*)\])?$")
+from transferscope.names import METHOD
+
+VARIANT = re.compile(rf"^(?P<method>{METHOD})(?:\[(?P<overrides>[^\[\]]*)\])?$")
 CYCLE_KEYS = ("cycle_lr", "cycle_epochs")
 COUNT_KEYS = ("members",)  # how many members a run has: part of the variant's name, not of its members' directory
 

@@ -5,8 +5,6 @@ features by MSE, RTD and Wasserstein distance W1 (point clouds), then the weight
 architecture (log x; member 1, at 0, has no place there). Deep Ensembles have no trajectory and are left out."""
 from __future__ import annotations
 
-import re
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.cm import ScalarMappable
@@ -14,6 +12,7 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from transferscope.names import variant_head
 from transferscope.plots.style import apply_style, save
 
 KEYS = ["target", "source", "arch", "seed", "replicate", "method"]  # a run, in both tables
@@ -34,8 +33,7 @@ CYCLE_METHODS = ("sse", "sse_mse", "sse_rtd", "starsse", "starsse_mse", "starsse
 def base_method(method: str) -> str:
     """The method a variant label belongs to: ``starsse[members=15]`` / ``starsse_freeze-stage1`` -> ``starsse`` /
     ``starsse_freeze`` (the leading name)."""
-    match = re.match(r"[a-z][a-z0-9_]*", method)
-    return match[0] if match else method
+    return variant_head(method) or method
 
 
 def method_order(method: str) -> tuple[int, str]:
