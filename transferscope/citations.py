@@ -31,16 +31,29 @@ WORKS: dict[str, str] = {
                        "Approach to Transferability in Task Transfer Learning. ICIP 2019.",
     "Barannikov et al. 2022": "S. Barannikov, I. Trofimov, N. Balabin, E. Burnaev. Representation Topology "
                               "Divergence: A Method for Comparing Neural Network Representations. ICML 2022.",
+    "Bolya et al. 2021": "D. Bolya, R. Mittapalli, J. Hoffman. Scalable Diverse Model Selection for Accessible "
+                         "Transfer Learning. NeurIPS 2021.",
+    "Ding et al. 2022": "N. Ding, X. Chen, T. Levinboim, S. Changpinyo, R. Soricut. PACTran: PAC-Bayesian Metrics "
+                        "for Estimating the Transferability of Pretrained Models to Classification Tasks. "
+                        "ECCV 2022.",
     "Facco et al. 2017": "E. Facco, M. d'Errico, A. Rodriguez, A. Laio. Estimating the intrinsic dimension of "
                          "datasets by a minimal neighborhood information. Scientific Reports 7, 12140, 2017.",
     "Fort et al. 2019": "S. Fort, H. Hu, B. Lakshminarayanan. Deep Ensembles: A Loss Landscape Perspective. "
                         "arXiv:1912.02757, 2019.",
+    "Garbas et al. 2024": "L. Garbas, M. Ploner, A. Akbik. TransformerRanker: A Tool for Efficiently Finding the "
+                          "Best-Suited Language Models for Downstream Classification Tasks. arXiv:2409.05997, "
+                          "2024.",
+    "Gholami et al. 2023": "M. Gholami, M. Akbari, X. Wang, B. Kamranian, Y. Zhang. ETran: Energy-Based "
+                           "Transferability Estimation. ICCV 2023.",
     "Guo et al. 2017": "C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger. On Calibration of Modern Neural Networks. "
                        "ICML 2017.",
     "Huang et al. 2017": "G. Huang, Y. Li, G. Pleiss, Z. Liu, J. E. Hopcroft, K. Q. Weinberger. Snapshot Ensembles: "
                          "Train 1, Get M for Free. ICLR 2017.",
     "Huang et al. 2022": "L.-K. Huang, J. Huang, Y. Rong, Q. Yang, Y. Wei. Frustratingly Easy Transferability "
                          "Estimation. ICML 2022.",
+    "Ibrahim et al. 2022": "S. Ibrahim, N. Ponomareva, R. Mazumder. Newer is not always better: Rethinking "
+                           "transferability metrics, their peculiarities, stability and performance. ECML PKDD "
+                           "2022.",
     "Kornblith et al. 2019": "S. Kornblith, M. Norouzi, H. Lee, G. Hinton. Similarity of Neural Network "
                              "Representations Revisited. ICML 2019.",
     "Kriegeskorte et al. 2008": "N. Kriegeskorte, M. Mur, P. Bandettini. Representational similarity analysis – "
@@ -48,10 +61,17 @@ WORKS: dict[str, str] = {
                                 "2:4, 2008.",
     "Lakshminarayanan et al. 2017": "B. Lakshminarayanan, A. Pritzel, C. Blundell. Simple and Scalable Predictive "
                                     "Uncertainty Estimation using Deep Ensembles. NeurIPS 2017.",
+    "Li et al. 2021": "Y. Li, X. Jia, R. Sang, Y. Zhu, B. Green, L. Wang, B. Gong. Ranking Neural Checkpoints. "
+                      "CVPR 2021.",
     "Nguyen et al. 2020": "C. V. Nguyen, T. Hassner, M. Seeger, C. Archambeau. LEEP: A New Measure to Evaluate "
                           "Transferability of Learned Representations. ICML 2020.",
     "Nguyen et al. 2021": "T. Nguyen, M. Raghu, S. Kornblith. Do Wide and Deep Networks Learn the Same Things? "
                           "Uncovering How Neural Network Representations Vary with Width and Depth. ICLR 2021.",
+    "Pándy et al. 2022": "M. Pándy, A. Agostinelli, J. Uijlings, V. Ferrari, T. Mensink. Transferability "
+                         "Estimation using Bhattacharyya Class Separability. CVPR 2022.",
+    "Shao et al. 2022": "W. Shao, X. Zhao, Y. Ge, Z. Zhang, L. Yang, X. Wang, Y. Shan, P. Luo. Not All Models "
+                        "Are Equal: Predicting Model Transferability in a Self-challenging Fisher Space. "
+                        "ECCV 2022.",
     "Song et al. 2012": "L. Song, A. Smola, A. Gretton, J. Bedo, K. Borgwardt. Feature Selection via Dependence "
                         "Maximization. JMLR 13, 2012.",
     "Tran et al. 2019": "A. T. Tran, C. V. Nguyen, T. Hassner. Transferability and Hardness of Supervised "
@@ -59,6 +79,8 @@ WORKS: dict[str, str] = {
     "Trofimov et al. 2023": "I. Trofimov, D. Cherniavskii, E. Tulchinskii, N. Balabin, E. Burnaev, S. Barannikov. "
                             "Learning Topology-Preserving Data Representations. ICLR 2023.",
     "Vigna 2015": "S. Vigna. A weighted correlation index for rankings with ties. WWW 2015.",
+    "Wang et al. 2023": "Z. Wang, Y. Luo, L. Zheng, Z. Huang, M. Baktashmotlagh. How Far Pre-trained Models Are "
+                        "from Neural Collapse on the Target Dataset Informs their Transferability. ICCV 2023.",
     "You et al. 2021": "K. You, Y. Liu, J. Wang, M. Long. LogME: Practical Assessment of Pre-trained Models for "
                        "Transfer Learning. ICML 2021.",
 }

@@ -17,14 +17,22 @@ Representation metrics
     rtd(X, Y), r_cross_barcode    Representation Topology Divergence (ripser)     (rtd)
 Transferability scores
     logme, leep, nce, hscore, transrate                                           (transferability)
+    gbc, sfda, parc, nleep, hscore_shrinkage, knn_accuracy
+                                  benchmark estimators, as their authors' code    (benchmark_estimators)
+    etran_energy, etran_lda, etran_zoo, ncti_terms, ncti, ncti_zoo
+                                  ETran and NCTI, as their authors' code          (energy_collapse)
+    pactran_gauss                 PACTran-Gaussian bound (lower = better)         (pactran)
 Registry of the metrics computed on every layer by the pipeline
     REGISTRY, LayerMetric, register, layer_metric, metric_names, metric_label     (registry)
 """
 
+from .benchmark_estimators import gbc, hscore_shrinkage, knn_accuracy, nleep, parc, sfda
 from .bootstrap import percentile_interval, rsa_bootstrap, stratified_bootstrap_counts, sum_of_squares_bootstrap
 from .cka import linear_cka
 from .class_separation import sum_of_squares
+from .energy_collapse import etran_energy, etran_lda, etran_zoo, ncti, ncti_terms, ncti_zoo
 from .intrinsic_dimension import two_nearest_distances, twonn, twonn_from_distances, twonn_subsets
+from .pactran import pactran_gauss
 from .rsa import count_constant_rows, rdm, rsa, rsa_between, rsa_between_rdms
 from .registry import REGISTRY, LayerMetric, layer_metric, metric_label, metric_names, register
 from .rtd import r_cross_barcode, r_cross_matrix, rtd
@@ -54,6 +62,19 @@ __all__ = [
     "nce",
     "hscore",
     "transrate",
+    "gbc",
+    "sfda",
+    "parc",
+    "nleep",
+    "hscore_shrinkage",
+    "knn_accuracy",
+    "etran_energy",
+    "etran_lda",
+    "etran_zoo",
+    "ncti_terms",
+    "ncti",
+    "ncti_zoo",
+    "pactran_gauss",
     "REGISTRY",
     "LayerMetric",
     "register",

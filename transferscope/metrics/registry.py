@@ -16,9 +16,12 @@ from typing import Callable
 
 import numpy as np
 
+from transferscope.metrics.benchmark_estimators import gbc, hscore_shrinkage, knn_accuracy, nleep, parc, sfda
 from transferscope.metrics.bootstrap import percentile_interval, rsa_bootstrap, sum_of_squares_bootstrap
 from transferscope.metrics.class_separation import sum_of_squares
+from transferscope.metrics.energy_collapse import etran_energy, ncti
 from transferscope.metrics.intrinsic_dimension import twonn, twonn_subsets
+from transferscope.metrics.pactran import pactran_gauss
 from transferscope.metrics.rsa import count_constant_rows, rsa
 from transferscope.metrics.transferability import hscore, leep, logme, nce, transrate
 from transferscope.registries import add, lookup
@@ -127,3 +130,23 @@ register(LayerMetric("leep", lambda X, y: leep(np.exp(X), y), "LEEP", needs="log
                      expected_sign=1, reference="Nguyen et al. 2020"))
 register(LayerMetric("nce", lambda X, y: nce(X.argmax(1), y), "NCE", needs="log_probs", higher_is_better=True,
                      expected_sign=1, reference="Tran et al. 2019"))
+# Benchmark estimators (issue 20): not in the default list, the zoo config names them.
+register(LayerMetric("gbc", gbc, "GBC (spherical)", needs="features", higher_is_better=True,
+                     expected_sign=1, reference="Pándy et al. 2022", default=False))
+register(LayerMetric("sfda", sfda, "SFDA (mean probability)", needs="features", higher_is_better=True,
+                     expected_sign=1, reference="Shao et al. 2022", default=False))
+register(LayerMetric("parc", parc, "PARC (Spearman × 100)", needs="features", higher_is_better=True,
+                     expected_sign=1, reference="Bolya et al. 2021", default=False))
+register(LayerMetric("nleep", nleep, "N-LEEP (nats)", needs="features", higher_is_better=True,
+                     expected_sign=1, reference="Li et al. 2021", default=False))
+register(LayerMetric("hscore_shrinkage", hscore_shrinkage, "shrinkage H-score", needs="features",
+                     higher_is_better=True, expected_sign=1, reference="Ibrahim et al. 2022", default=False))
+register(LayerMetric("knn", knn_accuracy, "kNN leave-one-out accuracy (k = 3)", needs="features",
+                     higher_is_better=True, expected_sign=1, reference="Garbas et al. 2024", default=False))
+# Benchmark estimators (issue 20), second block: not in the default list.
+register(LayerMetric("etran_energy", etran_energy, "ETran energy score", needs="features", higher_is_better=True,
+                     expected_sign=1, reference="Gholami et al. 2023", default=False))
+register(LayerMetric("ncti", ncti, "NCTI (unscaled S_seli + S_ncc − S_vc)", needs="features", higher_is_better=True,
+                     expected_sign=1, reference="Wang et al. 2023", default=False))
+register(LayerMetric("pactran", lambda X, y: -pactran_gauss(X, y), "−PACTran-Gauss (nats)", needs="features",
+                     higher_is_better=True, expected_sign=1, reference="Ding et al. 2022", default=False))
