@@ -1,5 +1,7 @@
 import os
 
+import transferscope
+
 # Config -> wildcard lists -> paths, in one place. Rules never hard-code a dataset or a number.
 from transferscope.config import (
     finetune_recipe,
@@ -161,9 +163,13 @@ def pretrain_logs():
     return expand(PRETRAIN_LOG, source=SOURCES, arch=ARCHS, seed=SEEDS)
 
 
+# The imported package's directory, not workflow.basedir: in a module deployment that is the user's directory.
+PACKAGE_DIR = os.path.dirname(transferscope.__file__)
+
+
 def plot_module(name):
     """Path of a plotting module; figure rules list it as an input so editing it reruns that figure."""
-    return os.path.join(workflow.basedir, "transferscope", "plots", f"{name}.py")
+    return os.path.join(PACKAGE_DIR, "plots", f"{name}.py")
 
 
 def figure(name):

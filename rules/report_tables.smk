@@ -20,7 +20,7 @@ for page in report_tables.REPORT_TABLES.values():
         input:
             table=f"{TABLES}/{page.name}.csv",
             # the renderer: editing it redraws the pages, nothing else
-            module=os.path.join(workflow.basedir, "transferscope", "report_tables.py"),
+            module=os.path.join(PACKAGE_DIR, "report_tables.py"),
         output:
             report(
                 REPORT_TABLE_HTML.format(name=page.name),

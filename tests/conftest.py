@@ -20,6 +20,13 @@ def _single_thread():
     yield
 
 
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs two pytest-xdist workers with --dist loadfile (a module's tests stay on one worker, so its
+    module-scoped end-to-end run is built once). Slow modules come first, so the quick ones fill the other worker's
+    gaps instead of leaving two end-to-end runs to share the cores at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order within each half
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print what tests recorded for the log (``record_property("sacct", text)``: the SLURM jobs and their states of
     tests/test_cluster.py), whether they ran in this process or in a parallel worker."""

@@ -5,12 +5,13 @@ import glob
 import os
 import re
 import subprocess
+import time
 
 import pandas as pd
 import pytest
 
 from conftest import REPO
-from workflow_helpers import SNAKEMAKE
+from workflow_helpers import SNAKEMAKE, edited_config
 
 pytestmark = pytest.mark.cluster
 CONFIG = os.path.join(REPO, "tests", "data", "config_cluster.yaml")
@@ -48,16 +49,16 @@ def slurm_cluster():
     return cpus
 
 
-def snakemake(workdir, *args) -> subprocess.Popen:
+def snakemake(workdir, *args, configfile=CONFIG) -> subprocess.Popen:
     """Snakemake on CONFIG (device: auto) as on a machine with one GPU: every training and metrics job requests
     gpu=1 (the test cluster's node has one GRES GPU, /dev/null; the jobs find no CUDA and run on the CPU)."""
     cmd = [SNAKEMAKE, *TABLES, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(workdir), *args,
-           "--configfile", CONFIG]
+           "--configfile", str(configfile)]
     with open(workdir / "snakemake.log", "w") as log:
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TRANSFERSCOPE_GPUS": "1"})
 
 
-def finish(proc, workdir, timeout, on_timeout=lambda out: None) -> str:
+def finish(proc, workdir, timeout, on_timeout=lambda out: None, check=True) -> str:
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -66,7 +67,7 @@ def finish(proc, workdir, timeout, on_timeout=lambda out: None) -> str:
         on_timeout((workdir / "snakemake.log").read_text())
         raise
     out = (workdir / "snakemake.log").read_text()
-    assert proc.returncode == 0, f"snakemake in {workdir} failed ({proc.returncode}):\n{out[-6000:]}"
+    assert proc.returncode == 0 or not check, f"snakemake in {workdir} failed ({proc.returncode}):\n{out[-6000:]}"
     return out
 
 
@@ -85,9 +86,9 @@ def test_slurm_run_gives_the_local_tables(tmp_path, slurm_cluster, record_proper
     (tmp_path / "slurm").mkdir()
     (tmp_path / "local").mkdir()
     # Both at once: the cluster run mostly waits (sbatch, polling), the local one fills the CPUs meanwhile.
-    # The profile as shipped (cores: 8 on a 2-CPU node): one GPU per group layer keeps the group at one job's CPUs.
+    # The profile as shipped but for `cores`, set to the node's CPUs (the preflight stops the shipped cores: 8).
     cluster = snakemake(tmp_path / "slurm", "--workflow-profile", os.path.join(REPO, "profiles", "slurm"),
-                        "--executor", "slurm", "--retries", "0", *FAST_POLLING)
+                        "--executor", "slurm", "--retries", "0", "--cores", str(slurm_cluster), *FAST_POLLING)
     local = snakemake(tmp_path / "local", "--cores", "2")
     try:
         finish(local, tmp_path / "local", 300)
@@ -97,6 +98,7 @@ def test_slurm_run_gives_the_local_tables(tmp_path, slurm_cluster, record_proper
         cancel_run((tmp_path / "slurm" / "snakemake.log").read_text())
         raise
     out = finish(cluster, tmp_path / "slurm", TIMEOUT, on_timeout=cancel_run)
+    assert re.search(r"^preflight: \d+ submissions .* fit the cluster", out, re.M), out[-3000:]
 
     run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
     fields = "JobID,Partition,AllocCPUS,AllocTRES,Timelimit,State,Elapsed,Comment"
@@ -117,3 +119,34 @@ def test_slurm_run_gives_the_local_tables(tmp_path, slurm_cluster, record_proper
     assert set(local_tables) == set(cluster_tables) and "finetune.csv" in local_tables
     for name, expected in local_tables.items():
         pd.testing.assert_frame_equal(cluster_tables[name], expected, check_exact=False, rtol=1e-6, obj=name)
+
+
+def cpu_config(tmp_path):
+    """CONFIG with device: cpu: no job asks for a GPU, so a group's width is bounded by `cores` and `serial`."""
+    return edited_config(CONFIG, tmp_path / "cpu.yaml", lambda c: c.update(device="cpu"))
+
+
+def test_shipped_profile_on_a_smaller_node_stops_in_preflight_naming_cores(tmp_path, slurm_cluster):
+    """profiles/slurm as shipped (cores: 8) on the test cluster's node (2 CPUs): the preflight stops the run before
+    anything is submitted, within a minute, naming `cores` and the node's CPU count."""
+    t0 = time.monotonic()
+    proc = snakemake(tmp_path, "--workflow-profile", os.path.join(REPO, "profiles", "slurm"), "--executor", "slurm",
+                     configfile=cpu_config(tmp_path))
+    out = finish(proc, tmp_path, 60, check=False)
+    assert time.monotonic() - t0 < 60
+    assert proc.returncode != 0
+    assert "cores: 8" in out and f"exceeds the {slurm_cluster} CPUs of the largest node" in out, out[-3000:]
+    assert "Set cores to at most" in out
+    assert not (tmp_path / "results" / "pretrain").exists() and "Submitted" not in out  # nothing submitted
+
+
+def test_make_preflight_passes_a_fitting_profile_and_submits_nothing(tmp_path, slurm_cluster):
+    """make preflight with cores set to the node's CPUs: every request fits; a CPU-only fine-tuning group asks for
+    one job's CPUs (its jobs run one after the other)."""
+    args = f"--cores {slurm_cluster} --directory {tmp_path}"
+    proc = subprocess.run(["make", "-s", "-C", REPO, "preflight", f"CONFIG={cpu_config(tmp_path)}", f"ARGS={args}"],
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert re.search(r"^preflight: \d+ submissions \(most asked: 1 CPUs, .*\) fit the cluster", out, re.M), out
+    assert not (tmp_path / "results" / "pretrain").exists() and "Submitted" not in out

@@ -47,9 +47,9 @@ def test_schema_file_holds_no_second_copy_of_a_registry_list():
         raw = yaml.safe_load(fh)
     for where in registry_names():
         parent = _at(raw, where[:-1])
-        assert where[-1] not in parent, f"schemas/config.schema.yaml repeats {'.'.join(where)}"
+        assert where[-1] not in parent, f"transferscope/config.schema.yaml repeats {'.'.join(where)}"
     for where in registry_patterns():
-        assert "pattern" not in _at(raw, where), f"schemas/config.schema.yaml repeats the pattern at {where}"
+        assert "pattern" not in _at(raw, where), f"transferscope/config.schema.yaml repeats the pattern at {where}"
 
 
 def test_schema_patterns_are_the_names_patterns():

@@ -15,7 +15,7 @@ from transferscope import names
 from transferscope.names import mode_from_token, mode_token  # noqa: F401 - part of this module's API
 from transferscope.plugins import PluginError, export_plugins, load_plugins
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"  # package data: also in a wheel
 
 
 class ConfigError(ValueError):
@@ -144,7 +144,7 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
             break
     if errors:
         lines = [f"  {_key_path(e)}: {_message(e)}" for e in errors]
-        raise ConfigError("invalid configuration (schemas/config.schema.yaml):\n" + "\n".join(lines))
+        raise ConfigError("invalid configuration (transferscope/config.schema.yaml):\n" + "\n".join(lines))
     _cross_check(config, schema)
     canonical = _sort_keys(config)
     config.clear()
@@ -164,7 +164,7 @@ def _sort_keys(obj: Any) -> Any:
 
 def _message(error) -> str:
     if error.validator == "additionalProperties":
-        return f"{error.message} (unknown key; see schemas/config.schema.yaml)"
+        return f"{error.message} (unknown key; see transferscope/config.schema.yaml)"
     return error.message
 
 
