@@ -18,8 +18,10 @@ report: "report/workflow.rst"
 _package_dir = str(workflow.current_basedir)
 if os.path.isdir(os.path.join(_package_dir, "transferscope")):
     sys.path.insert(0, _package_dir)
-    # (a write, not a variable the user must set: no envvars directive)
-    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_package_dir, os.environ.get("PYTHONPATH")])))
+    # (a write, not a variable the user must set: no envvars directive). A job that re-reads this Snakefile inherits
+    # the entry already, so it is moved to the front rather than added again.
+    _inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != _package_dir]
+    os.environ.update(PYTHONPATH=os.pathsep.join([_package_dir, *_inherited]))
 try:
     from transferscope import names
 except ImportError as err:
