@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from transferscope.checkpoints import load_weights_file, model_from_weights_file, sha256_of
-from transferscope.models import (ARCHS, TapModel, build_model, count_parameters, freeze_prefix, get_layer, layer_names,
-                                  reinit_layers, tap_names, train_mode)
+from transferscope.models import (ARCHS, TapModel, arch_class, build_model, count_parameters, freeze_prefix, get_layer,
+                                  layer_names, reinit_layers, tap_names, train_mode)
 
 
 def test_mnist_cnn_matches_thesis():
@@ -34,13 +34,14 @@ def test_vgg16_taps_small_input_and_head_replacement():
 
 
 def test_every_registered_arch_owns_its_names_head_and_conversion():
-    for arch, cls in ARCHS.items():
-        assert issubclass(cls, TapModel), arch
+    for arch in ARCHS:
+        cls = arch_class(arch)
+        assert issubclass(cls, TapModel) and cls.layer_names == layer_names(arch), arch
         assert cls.head_name in cls.layer_names and cls.tap_names[0] == "in" and cls.tap_names[-1] == "out", arch
     torchvision_keys = {"conv1.weight": 1, "bn1.running_mean": 2, "layer1.0.conv1.weight": 3, "fc.bias": 4}
-    assert ARCHS["resnet50"].convert_state_dict(torchvision_keys) == {
+    assert arch_class("resnet50").convert_state_dict(torchvision_keys) == {
         "stem.0.weight": 1, "stem.1.running_mean": 2, "layer1.0.conv1.weight": 3, "fc.bias": 4}
-    assert ARCHS["small_resnet"].convert_state_dict(torchvision_keys) is torchvision_keys
+    assert arch_class("small_resnet").convert_state_dict(torchvision_keys) is torchvision_keys
 
 
 def test_reinit_head_changes_classes_and_keeps_features():
@@ -105,3 +106,13 @@ def test_one_weights_loader_for_every_format(tmp_path, wrap):
     torch.save({"stem.9.weight": torch.zeros(1)}, path)
     with pytest.raises(ValueError, match="w.pt"):
         model_from_weights_file("small_resnet", 4, 1, 16, {"path": str(path)})
+
+
+def test_mlp_matches_the_cnn_in_size_and_exposes_its_taps():
+    """The zoo's third family: 234,501 parameters for 28×28 grey images and 5 classes, within 5 % of thesis A's CNN."""
+    mlp, cnn = build_model("mlp", 5, 1, 28), build_model("mnist_cnn", 5, 1, 28)
+    n_mlp, n_cnn = (sum(p.numel() for p in m.parameters()) for m in (mlp, cnn))
+    assert (n_mlp, n_cnn) == (234_501, 224_389)
+    taps = mlp(torch.rand(3, 1, 28, 28), taps=True)
+    assert list(taps) == list(tap_names("mlp")) == ["in", "fc1", "fc2", "out"]
+    assert taps["fc2"].shape == (3, 128) and torch.allclose(taps["out"].exp().sum(1), torch.ones(3))

@@ -32,7 +32,8 @@ def test_schema_enums_equal_registry_keys():
     assert dataset["derive"]["items"]["properties"]["op"]["enum"] == list(OPS)
     assert schema["properties"]["archs"]["items"]["enum"] == list(ARCHS)
     assert schema["properties"]["pretrained"]["additionalProperties"]["propertyNames"]["enum"] == list(ARCHS)
-    assert schema["properties"]["ensembles"]["properties"]["arch"]["enum"] == list(ARCHS)
+    ensemble_archs = [name for name, spec in ARCHS.items() if spec.stage_taps]  # members save their stages
+    assert schema["properties"]["ensembles"]["properties"]["arch"]["enum"] == ensemble_archs and "mlp" in ARCHS
     metrics = schema["properties"]["analysis"]["properties"]["metrics"]
     assert metrics["items"]["enum"] == list(REGISTRY) and metrics["default"] == metric_names(default_only=True)
     methods = schema["properties"]["ensembles"]["properties"]["methods"]
@@ -125,3 +126,29 @@ def test_metric_registered_at_run_time_is_computed_and_accepted(toy_metric):
     assert [r["layer"] for r in rows if r["metric"] == "nce"] == ["out"]  # log-prob metrics: output tap only
     assert "toy_spread" in load_schema()["properties"]["analysis"]["properties"]["metrics"]["items"]["enum"]
     assert "toy_spread" not in metric_names(default_only=True)
+
+
+def test_parsing_the_workflow_imports_no_torch_scipy_or_ripser(tmp_path):
+    """Every Snakemake call (dry run, --lint, each SLURM job) parses the Snakefile, which reads the registries'
+    names: their code's imports (~2 s of CPU) wait for the job that computes (transferscope/lazy.py)."""
+    import subprocess
+    import sys
+
+    snakemake = os.path.join(os.path.dirname(sys.executable), "snakemake")
+    proc = subprocess.run([sys.executable, "-X", "importtime", snakemake, "-n", "--snakefile",
+                           os.path.join(REPO, "Snakefile"), "--directory", str(tmp_path), "--configfile",
+                           os.path.join(REPO, "config.yaml")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time")}
+    assert "transferscope.metrics.registry" in imported and "transferscope.models.specs" in imported
+    assert not imported & {"torch", "scipy.stats", "scipy.optimize", "ripser", "sklearn"}
+
+
+def test_every_architecture_class_takes_its_names_from_its_spec():
+    from transferscope.models import arch_class
+
+    for arch, spec in ARCHS.items():
+        cls = arch_class(arch)
+        assert (cls.layer_names, cls.tap_names, cls.stage_taps, cls.head_name) == (
+            spec.layer_names, spec.tap_names, spec.stage_taps, spec.head_name), arch
+        assert set(spec.stage_taps) <= set(spec.tap_names) and spec.head_name in spec.layer_names, arch

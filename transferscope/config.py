@@ -63,7 +63,7 @@ def registry_names() -> dict[tuple[str, ...], list[str]]:
         (*dataset, "derive", "items", "properties", "op", "enum"): list(OPS),
         ("properties", "archs", "items", "enum"): archs,
         ("properties", "pretrained", "additionalProperties", "propertyNames", "enum"): archs,
-        (*ensembles, "arch", "enum"): archs,
+        (*ensembles, "arch", "enum"): [name for name, spec in ARCHS.items() if spec.stage_taps],  # members save stages
         (*analysis, "metrics", "items", "enum"): metric_names(),
         (*analysis, "metrics", "default"): metric_names(default_only=True),
         (*analysis, "outcome", "enum"): list(OUTCOMES),

@@ -103,19 +103,20 @@ def rule_memory(model: MemoryModel, scale: float = 1.0, sample: dict | None = No
 
     def mem_mb(wildcards, input, attempt):
         acts = layer = step = 0.0
+        input_mb = float(input.size_mb)  # first: Snakemake stops here (<TBD>) while the inputs do not exist yet
         if sample is not None or cpu_batch:
             from transferscope.data.bundle import bundle_shape
 
             try:
                 c, side, _ = bundle_shape(input.target if hasattr(input, "target") else input.data)
             except (OSError, RuntimeError):  # unreadable: the job itself then fails, naming the file in its log
-                return model.mem_mb(float(input.size_mb), attempt, scale)
+                return model.mem_mb(input_mb, attempt, scale)
             if sample is not None:
                 widths = tap_widths(wildcards.arch, c, side, sample["pool"], sample.get("flatten_units"))
                 acts = activation_mb(widths, sample["n_samples"])
                 layer = activation_mb({"widest": max(widths.values())}, sample["n_samples"])
             if cpu_batch:
                 step = cpu_batch * step_mb_per_image(wildcards.arch, c, side)
-        return model.mem_mb(float(input.size_mb), attempt, scale, activation_mb=acts, layer_mb=layer, step_mb=step)
+        return model.mem_mb(input_mb, attempt, scale, activation_mb=acts, layer_mb=layer, step_mb=step)
 
     return mem_mb

@@ -5,8 +5,9 @@ import hashlib
 import logging
 import os
 import sys
+from transferscope.lazy import lazy_module
 
-import torch
+torch = lazy_module("torch")
 
 
 def resolve_device(option: str = "auto") -> torch.device:

@@ -16,9 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 
 from transferscope.io import torch_load, torch_save
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 TRAIN, VAL, TEST = 0, 1, 2
 SPLIT_NAMES = {"train": TRAIN, "val": VAL, "test": TEST}

@@ -26,10 +26,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from transferscope.data.bundle import RawDataset
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
+F = lazy_module("torch.nn.functional")
+
 
 def check_op(op: dict) -> str | None:
     """Return a message when a derivation spec is malformed, else None."""

@@ -18,10 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from transferscope.data.bundle import TEST, TRAIN, RawDataset
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".pnm"}

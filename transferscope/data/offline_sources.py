@@ -8,9 +8,11 @@ None has an official train/test split: a stratified split is made by ``transfers
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from transferscope.data.bundle import RawDataset
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 DIGIT_NAMES = [str(i) for i in range(10)]
 

@@ -34,11 +34,13 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from transferscope.data.bundle import TEST, TRAIN, RawDataset
 from transferscope.data.derive import resize_images
 from transferscope.data.image_folder import read_images
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 MNIST_FAMILY = {"mnist": "MNIST", "fashionmnist": "FashionMNIST", "kmnist": "KMNIST"}
 _MNIST_FILES = (

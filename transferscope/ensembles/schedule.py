@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import math
 
-from transferscope.training.optim import lr_factor
-
 
 def cycle_settings(recipe: dict, cycle_lr: float | None = None, cycle_epochs: int | None = None) -> tuple[float, int]:
     """(peak lr of a cycle, epochs of a cycle) with the defaults 2·lr and ⌊E/2⌋ (at least 1)."""
@@ -36,6 +34,8 @@ def member_recipe(recipe: dict, k: int, cycle_lr: float | None = None, cycle_epo
 
 def member_lrs(recipe: dict) -> list[float]:
     """Per-epoch learning rates a recipe produces in ``training.loop.train``."""
+    from transferscope.training.optim import lr_factor  # optim defines torch classes; the plan must not import torch
+
     return [recipe["lr"] * lr_factor(recipe, e) for e in range(recipe["epochs"])]
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
-import torch
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 __all__ = [
     "matmul",
@@ -46,8 +48,9 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b
 
 
-def as_tensor(x, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Return ``x`` as a detached tensor of ``dtype`` (torch inputs keep their device)."""
+def as_tensor(x, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Return ``x`` as a detached tensor of ``dtype`` (default float64; torch inputs keep their device)."""
+    dtype = torch.float64 if dtype is None else dtype
     if isinstance(x, torch.Tensor):
         return x.detach().to(dtype=dtype)
     return torch.as_tensor(np.asarray(x), dtype=dtype)

@@ -20,12 +20,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
-from scipy.stats import spearmanr
 
 from ._arrays import as_labels, as_matrix, matmul, row_chunks, sq_norms
 from .rsa import rdm
 from .transferability import leep
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["gbc", "sfda", "parc", "nleep", "hscore_shrinkage", "knn_accuracy"]
 
@@ -198,7 +200,7 @@ def parc(F, y) -> float:
     different = (c[iu[0]] != c[iu[1]]).astype(np.float64)
     if np.all(distances == distances[0]):
         return float("nan")
-    return float(spearmanr(distances, different).statistic) * 100.0
+    return float(stats.spearmanr(distances, different).statistic) * 100.0
 
 
 def nleep(F, y, variance: float = 0.8, components_per_class: int = 5, seed: int = 123) -> float:

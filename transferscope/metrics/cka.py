@@ -26,9 +26,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from ._arrays import as_matrix
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 __all__ = ["linear_cka"]
 

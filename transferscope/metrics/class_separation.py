@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 
 from ._arrays import as_labels, as_matrix, row_chunks
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 __all__ = ["sum_of_squares"]
 

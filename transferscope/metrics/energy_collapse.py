@@ -18,9 +18,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from ._arrays import as_labels, as_matrix, matmul
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 __all__ = ["etran_energy", "etran_lda", "etran_zoo", "ncti_terms", "ncti", "ncti_zoo"]
 

@@ -21,9 +21,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from ._arrays import as_matrix, matmul, pairwise_sq_dists, row_chunks, sq_norms
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 __all__ = ["twonn", "twonn_subsets", "two_nearest_distances", "twonn_from_distances"]
 

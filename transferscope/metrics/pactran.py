@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.optimize
-import torch
 
 from ._arrays import as_labels, as_matrix, matmul
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
+optimize = lazy_module("scipy.optimize")
 
 __all__ = ["pactran_gauss"]
 
@@ -82,7 +84,7 @@ def pactran_gauss(F, y, lda_factor: float = 1.0, s2_factor: float = 100.0, gtol:
         grad = np.concatenate([X.T @ g + W / lam_n, g.sum(axis=0, keepdims=True)], axis=0)
         return loss, grad.ravel()
 
-    result = scipy.optimize.minimize(loss_and_grad, np.zeros((d + 1) * n_classes), jac=True, method="L-BFGS-B",
+    result = optimize.minimize(loss_and_grad, np.zeros((d + 1) * n_classes), jac=True, method="L-BFGS-B",
                                      options=dict(maxiter=max_iter, maxfun=2 * max_iter, gtol=gtol, ftol=0.0))
     W, b = split(result.x)
     loss_opt, _ = loss_and_grad(result.x)

@@ -13,10 +13,12 @@ A row counts as constant when its maximum equals its minimum exactly.
 from __future__ import annotations
 
 import numpy as np
-import torch
-from scipy.stats import spearmanr
 
 from ._arrays import as_labels, as_matrix
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["rdm", "count_constant_rows", "rsa", "rsa_between", "rsa_between_rdms"]
 
@@ -124,7 +126,7 @@ def rsa_between_rdms(D1, D2) -> float:
     a, b = D1[iu], D2[iu]
     if np.all(a == a[0]) or np.all(b == b[0]):
         return float("nan")
-    return float(spearmanr(a, b).statistic)
+    return float(stats.spearmanr(a, b).statistic)
 
 
 def rsa_between(X, Y) -> float:

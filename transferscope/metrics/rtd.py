@@ -30,10 +30,12 @@ A[i − n, j], and with i, j ≥ n it is min(A, B)[i − n, j − n].
 from __future__ import annotations
 
 import numpy as np
-import torch
-from ripser import ripser
 
 from ._arrays import as_matrix, pairwise_dists
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
+ripser = lazy_module("ripser")
 
 __all__ = ["rtd", "r_cross_barcode", "r_cross_matrix", "normalised_distances"]
 
@@ -96,7 +98,7 @@ def r_cross_barcode(X, Y, quantile: float = 0.9, return_edges: bool = False):
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X and Y must hold the same samples, got {X.shape[0]} and {Y.shape[0]} rows")
     M = r_cross_matrix(normalised_distances(X, quantile), normalised_distances(Y, quantile))
-    dgm = ripser(M, distance_matrix=True, maxdim=1)["dgms"][1]
+    dgm = ripser.ripser(M, distance_matrix=True, maxdim=1)["dgms"][1]
     bars = np.asarray(dgm, dtype=np.float64).reshape(-1, 2)
     bars = bars[np.isfinite(bars).all(axis=1)]
     if not return_edges:

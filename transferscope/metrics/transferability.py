@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import math
 
-import torch
 
 from ._arrays import as_labels, as_matrix, matmul
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 __all__ = ["logme", "leep", "nce", "hscore", "transrate"]
 

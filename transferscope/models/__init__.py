@@ -1,42 +1,49 @@
 """Architectures with named layer taps, a registry, head replacement and layer freezing.
 
-``ARCHS`` is the registry (name -> class). Every class derives from :class:`~transferscope.models.base.TapModel`
-and owns its ``layer_names`` (parameterised layers in forward order), ``tap_names`` (activations returned by
-``forward(x, taps=True)``), ``stage_taps`` (the conv-map taps ending its stages), ``head_name`` (the final
-classifier layer), head replacement and the conversion of foreign state dicts. Adding an architecture = one
-module with its class + one line here + a test.
+``ARCHS`` is the registry (name -> :class:`~transferscope.models.specs.ArchSpec`: layer, tap and stage names and
+the class), readable without torch (the Snakefile validates configs against it). Every class derives from
+:class:`~transferscope.models.base.TapModel` and takes its names from its spec; it owns head replacement and the
+conversion of foreign state dicts. Adding an architecture = one module with its class + one entry in
+``transferscope/models/specs.py`` + a test.
 """
 from __future__ import annotations
 
-import torch
-import torch.nn as nn
+from transferscope.lazy import lazy_module
+from transferscope.models.specs import ARCHS, ArchSpec
 
-from transferscope.models.base import TapModel
-from transferscope.models.mnist_cnn import MnistCNN
-from transferscope.models.small_resnet import SmallResNet
-from transferscope.models.torchvision_models import ResNet50Taps, VGG16Taps
-
-ARCHS: dict[str, type[TapModel]] = {"mnist_cnn": MnistCNN, "small_resnet": SmallResNet, "vgg16": VGG16Taps,
-                                    "resnet50": ResNet50Taps}
+torch = lazy_module("torch")
 
 
-def arch_class(arch: str) -> type[TapModel]:
+def __getattr__(name: str):  # PEP 562: the torch class loads on first use, not when the registry is read
+    if name == "TapModel":
+        from transferscope.models.base import TapModel
+
+        return TapModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def arch_spec(arch: str) -> ArchSpec:
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r} (known: {sorted(ARCHS)})")
     return ARCHS[arch]
 
 
+def arch_class(arch: str) -> type:
+    """The ``TapModel`` subclass of ``arch`` (imports torch)."""
+    return arch_spec(arch).model_class()
+
+
 def layer_names(arch: str) -> tuple[str, ...]:
-    return arch_class(arch).layer_names
+    return arch_spec(arch).layer_names
 
 
 def tap_names(arch: str) -> tuple[str, ...]:
-    return arch_class(arch).tap_names
+    return arch_spec(arch).tap_names
 
 
 def stage_taps(arch: str) -> tuple[str, ...]:
     """The conv-map taps ending ``arch``'s stages, in forward order (what ensemble members save pooled)."""
-    return arch_class(arch).stage_taps
+    return arch_spec(arch).stage_taps
 
 
 def build_model(arch: str, n_classes: int, in_channels: int, image_size: int) -> TapModel:
@@ -113,5 +120,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ARCHS", "TapModel", "arch_class", "build_model", "layer_names", "tap_names", "stage_taps",
+__all__ = ["ARCHS", "ArchSpec", "TapModel", "arch_spec", "arch_class", "build_model", "layer_names", "tap_names", "stage_taps",
            "load_pretrained_state", "reinit_layers", "freeze_prefix", "train_mode", "get_layer", "count_parameters"]

@@ -1,6 +1,6 @@
 """What every architecture of the registry provides, with defaults for models whose layers are attributes.
 
-A model class declares ``layer_names`` (parameterised layers in forward order), ``tap_names`` (activations returned
+A model class declares (through its ``transferscope.models.specs`` entry) ``layer_names`` (parameterised layers in forward order), ``tap_names`` (activations returned
 by ``forward(x, taps=True)``), ``stage_taps`` (the conv-map taps that end the architecture's stages: thesis B
 measures each stage's output, globally average-pooled, along an ensemble's members) and ``head_name`` (the final
 classifier layer, an ``nn.Linear``). It owns the mapping
@@ -18,6 +18,16 @@ class TapModel(nn.Module):
     tap_names: tuple[str, ...] = ()
     stage_taps: tuple[str, ...] = ()  # a subset of tap_names, in forward order; every one a B×C×H×W map
     head_name: str = ""
+
+    def __init_subclass__(cls, arch: str | None = None, **kwargs):
+        """``class X(TapModel, arch="name")`` takes its names from ``transferscope.models.specs.ARCHS[name]``."""
+        super().__init_subclass__(**kwargs)
+        if arch is not None:
+            from transferscope.models.specs import ARCHS
+
+            spec = ARCHS[arch]
+            cls.layer_names, cls.tap_names = spec.layer_names, spec.tap_names
+            cls.stage_taps, cls.head_name = spec.stage_taps, spec.head_name
 
     def named_layer(self, name: str) -> nn.Module:
         if name not in self.layer_names:

@@ -14,11 +14,7 @@ import torch.nn.functional as F
 from transferscope.models.base import TapModel
 
 
-class MnistCNN(TapModel):
-    layer_names = ("conv1", "conv2", "fc1", "fc2")  # in forward order; freeze:<layer> freezes this prefix
-    tap_names = ("in", "conv1", "pool1", "conv2", "pool2", "fc1", "out")
-    stage_taps = ("pool1", "pool2")  # each conv block's output after pooling and ReLU
-    head_name = "fc2"
+class MnistCNN(TapModel, arch="mnist_cnn"):
 
     def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size: int = 28):
         super().__init__()

@@ -30,11 +30,7 @@ class BasicBlock(nn.Module):
         return F.relu(y + self.shortcut(x))
 
 
-class SmallResNet(TapModel):
-    layer_names = ("stem", "stage1", "stage2", "stage3", "fc")
-    tap_names = ("in", "stem", "stage1", "stage2", "stage3", "pool", "out")
-    stage_taps = ("stem", "stage1", "stage2", "stage3")
-    head_name = "fc"
+class SmallResNet(TapModel, arch="small_resnet"):
 
     def __init__(self, n_classes: int = 10, in_channels: int = 1, image_size: int = 28, width: int = 16):
         super().__init__()

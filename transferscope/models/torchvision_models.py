@@ -8,14 +8,8 @@ import torch.nn.functional as F
 from transferscope.models.base import TapModel
 
 
-class VGG16Taps(TapModel):
+class VGG16Taps(TapModel, arch="vgg16"):
     """torchvision VGG16; taps in, pool1..pool5, fc1, fc2, out (thesis A's VGG taps)."""
-
-    layer_names = tuple(f"conv{b}_{i}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3)) for i in range(1, n + 1)) + (
-        "fc1", "fc2", "fc3")
-    tap_names = ("in", "pool1", "pool2", "pool3", "pool4", "pool5", "fc1", "fc2", "out")
-    stage_taps = ("pool1", "pool2", "pool3", "pool4", "pool5")  # the five conv blocks, each ending in a max-pool
-    head_name = "fc3"
 
     def __init__(self, n_classes: int = 1000, in_channels: int = 3, image_size: int = 224):
         super().__init__()
@@ -65,13 +59,8 @@ class VGG16Taps(TapModel):
         return out if taps else x
 
 
-class ResNet50Taps(TapModel):
+class ResNet50Taps(TapModel, arch="resnet50"):
     """torchvision ResNet-50; taps in, stem, layer1..layer4, pool, out."""
-
-    layer_names = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
-    tap_names = ("in", "stem", "layer1", "layer2", "layer3", "layer4", "pool", "out")
-    stage_taps = ("layer1", "layer2", "layer3", "layer4")  # thesis B's ResNet-50 stages 2-5 (conv2_x..conv5_x)
-    head_name = "fc"
 
     def __init__(self, n_classes: int = 1000, in_channels: int = 3, image_size: int = 224):
         super().__init__()

@@ -12,10 +12,12 @@ mask (cross-entropy of nothing), poisoning the update; here an empty mask gives 
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 
 from transferscope.ensembles.losses.term import LossTerm, TermInputs
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
+F = lazy_module("torch.nn.functional")
 
 
 def prev_ce_loss(log_probs: torch.Tensor, previous_pred: torch.Tensor, labels: torch.Tensor,

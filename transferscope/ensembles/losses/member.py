@@ -7,12 +7,14 @@ is drawn per step from the loss's own generator, in registry order.
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 
 from transferscope.ensembles.losses import registry
 from transferscope.ensembles.losses.registry import spec_needs
 from transferscope.ensembles.losses.term import TermInputs
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
+F = lazy_module("torch.nn.functional")
 
 
 class MemberLoss:

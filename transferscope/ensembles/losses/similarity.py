@@ -23,10 +23,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from transferscope.ensembles.losses.term import LossTerm, TermInputs
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
+F = lazy_module("torch.nn.functional")
 
 
 def mse_to_reference(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
+from transferscope.lazy import lazy_module
 
-import torch
+torch = lazy_module("torch")
 
 # What a term may need, loaded by the member job (transferscope.ensembles.members):
 # features: the live model's pooled features (tap ``pool``) of the batch; reference: member 1 (eval mode, no grad),

@@ -15,9 +15,11 @@ gradient, so it changes the logged loss but not the training (the thesis's null 
 """
 from __future__ import annotations
 
-import torch
 
 from transferscope.ensembles.losses.term import LossTerm, TermInputs
+from transferscope.lazy import lazy_module
+
+torch = lazy_module("torch")
 
 
 def flat_weights(model: torch.nn.Module, detached: bool = False) -> torch.Tensor:

@@ -1,0 +1,62 @@
+"""The architecture registry without torch: each architecture's layer and tap names and where its class lives.
+
+The config is validated against these names whenever the Snakefile is parsed (every dry run and every SLURM job),
+so they live apart from the ``nn.Module`` classes, which need torch; each class takes its names from its entry
+here (``class MnistCNN(TapModel, arch="mnist_cnn")``), so every name is written once. Adding an architecture = its
+class in a module of ``transferscope.models`` + one entry below + a test.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """``layer_names``: parameterised layers in forward order (``freeze:<layer>`` freezes this prefix);
+    ``tap_names``: activations ``forward(x, taps=True)`` returns, ``in`` first and ``out`` (the head) last;
+    ``stage_taps``: the conv-map taps ending its stages (every one B×C×H×W; what ensemble members save pooled);
+    ``head_name``: the final classifier layer (an ``nn.Linear``); ``cls``: ``"module:Class"`` of the model."""
+
+    name: str
+    cls: str
+    layer_names: tuple[str, ...]
+    tap_names: tuple[str, ...]
+    stage_taps: tuple[str, ...]
+    head_name: str
+
+    def model_class(self) -> type:
+        """The ``TapModel`` subclass (imports torch)."""
+        module, name = self.cls.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+_VGG16_CONVS = tuple(f"conv{b}_{i}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3)) for i in range(1, n + 1))
+
+ARCHS: dict[str, ArchSpec] = {spec.name: spec for spec in (
+    ArchSpec("mnist_cnn", "transferscope.models.mnist_cnn:MnistCNN",
+             layer_names=("conv1", "conv2", "fc1", "fc2"),
+             tap_names=("in", "conv1", "pool1", "conv2", "pool2", "fc1", "out"),
+             stage_taps=("pool1", "pool2"),  # each conv block's output after pooling and ReLU
+             head_name="fc2"),
+    ArchSpec("small_resnet", "transferscope.models.small_resnet:SmallResNet",
+             layer_names=("stem", "stage1", "stage2", "stage3", "fc"),
+             tap_names=("in", "stem", "stage1", "stage2", "stage3", "pool", "out"),
+             stage_taps=("stem", "stage1", "stage2", "stage3"),
+             head_name="fc"),
+    ArchSpec("mlp", "transferscope.models.mlp:MLP",  # the benchmark zoo's non-convolutional family
+             layer_names=("fc1", "fc2", "fc3"),
+             tap_names=("in", "fc1", "fc2", "out"),
+             stage_taps=(),  # no conv maps: not an ensemble architecture
+             head_name="fc3"),
+    ArchSpec("vgg16", "transferscope.models.torchvision_models:VGG16Taps",  # thesis A's VGG taps
+             layer_names=_VGG16_CONVS + ("fc1", "fc2", "fc3"),
+             tap_names=("in", "pool1", "pool2", "pool3", "pool4", "pool5", "fc1", "fc2", "out"),
+             stage_taps=("pool1", "pool2", "pool3", "pool4", "pool5"),  # five conv blocks, each ending in a max-pool
+             head_name="fc3"),
+    ArchSpec("resnet50", "transferscope.models.torchvision_models:ResNet50Taps",
+             layer_names=("stem", "layer1", "layer2", "layer3", "layer4", "fc"),
+             tap_names=("in", "stem", "layer1", "layer2", "layer3", "layer4", "pool", "out"),
+             stage_taps=("layer1", "layer2", "layer3", "layer4"),  # thesis B's ResNet-50 stages 2-5 (conv2_x..conv5_x)
+             head_name="fc"),
+)}
