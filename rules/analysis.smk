@@ -42,6 +42,7 @@ rule model_metrics:
         **{**EXTRACT_RESOURCES, "runtime": 60},
     params:
         **{**ANALYSIS_SAMPLE, **METRIC_PARAMS},
+        layers=metric_layers,
         device=config["device"],
         points=CKPTS,
     script:

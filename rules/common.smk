@@ -11,6 +11,8 @@ from transferscope.config import (
     used_datasets,
     uses_gpu,
 )
+from transferscope.metrics.registry import ranking_metrics
+from transferscope.models import metric_taps
 from transferscope.plots.figures import CONDITIONS, FIGURES as FIGURE_TABLE
 from transferscope.resources import ANALYSIS as ANALYSIS_MEMORY, TRAINING as TRAINING_MEMORY, rule_memory
 
@@ -78,7 +80,15 @@ EXTRACT_RESOURCES = dict(gpu=GPU, mem_mb=rule_memory(ANALYSIS_MEMORY, MEM_SCALE,
 METRICS_RESOURCES = dict(mem_mb=8000, runtime=60)
 SMALL_RESOURCES = dict(mem_mb=4000, runtime=30)
 # What shapes a layer_metrics table besides the models it reads (its params: a change reruns the metrics).
+BENCHMARK = ANALYSIS and config["benchmark"]["enabled"]
+BENCHMARK_ESTIMATORS = config["benchmark"]["estimators"] or ranking_metrics(config["analysis"]["metrics"])
 METRIC_PARAMS = {key: config["analysis"][key] for key in ("metrics", "twonn_subsets", "metric_bootstrap", "seed")}
+
+
+def metric_layers(wildcards):
+    """The taps of the run's architecture that analysis.layers names (None: every tap)."""
+    taps = metric_taps(wildcards.arch, config["analysis"]["layers"])
+    return list(taps) if taps is not None else None
 
 
 def dataset_spec(wildcards):
@@ -203,8 +213,11 @@ def figure_conditions():
     conditions = {
         "always": True,
         "analysis": ANALYSIS,
+        "layers": ANALYSIS
+        and any(len(metric_taps(arch, config["analysis"]["layers"]) or "many") > 1 for arch in ARCHS),
         "cka_finetune": ANALYSIS and bool(config["finetune"]["cka_samples"]),
         "ensembles": ENSEMBLES.enabled,
+        "benchmark": BENCHMARK,
     }
     assert set(conditions) == set(CONDITIONS), "rules/common.smk and the figure table disagree on conditions"
     return conditions
@@ -225,4 +238,6 @@ def all_targets():
             tables.append(f"{TABLES}/reference_comparison.csv")
     if ANALYSE_FINETUNED:
         tables.append(f"{TABLES}/metrics_finetuned.csv")
+    if BENCHMARK:
+        tables += [f"{TABLES}/benchmark_zoo.csv", f"{TABLES}/leaderboard.csv"]
     return tables + figure_targets()

@@ -125,6 +125,18 @@ def test_layer_metric_rows_separated_clusters():
     assert ("good", "leep") not in value.index and ("out", "leep") in value.index
     assert value["out", "leep"] == pytest.approx(np.log(1 / 3))  # uninformative source head: log(1/C)
     assert value["out", "nce"] == pytest.approx(-np.log(3))
+    chosen = pd.DataFrame(layer_metric_rows(acts, y, ["sum_of_squares", "leep"], layers=["good"]))
+    assert sorted(zip(chosen["layer"], chosen["metric"])) == [("good", "sum_of_squares"), ("out", "leep")]
+
+
+def test_penultimate_names_the_tap_feeding_each_head():
+    from transferscope.models import metric_taps
+
+    assert [metric_taps(arch, ["penultimate"]) for arch in ("mnist_cnn", "mlp", "small_resnet")] == [
+        ("fc1",), ("fc2",), ("pool",)]
+    assert metric_taps("mlp", None) is None and metric_taps("mlp", ["fc1", "penultimate", "fc2"]) == ("fc1", "fc2")
+    with pytest.raises(ValueError, match="pool2"):
+        metric_taps("mlp", ["pool2"])
 
 
 def test_correlation_stats():

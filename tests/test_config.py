@@ -43,6 +43,7 @@ def test_configs_directory_valid():
         (lambda c: c["datasets"]["digits04"]["derive"].append({"op": "resize"}), "datasets.digits04.derive[1]"),
         (lambda c: c["finetune"].__setitem__("modes", ["freeze:conv9"]), "finetune.modes[0]"),
         (lambda c: c.__setitem__("device", "tpu"), "device"),
+        (lambda c: c["analysis"].__setitem__("layers", ["penultimate", "pool9"]), "analysis.layers"),
     ],
 )
 def test_bad_config_names_the_key(edit, key):

@@ -84,6 +84,16 @@ def test_thesis_mini_dry_run_plans_one_metrics_job_per_run(tmp_path):
 
 
 @pytest.mark.slow
+def test_zoo_dry_run_plans_54_models_on_4_targets_in_2_modes(tmp_path):
+    out, _ = dry_run(tmp_path, "configs/zoo.yaml")
+    counts = {rule: len(b) for rule, b in job_blocks(out).items()}
+    assert counts["pretrain"] == 3 * 6 * 3 and counts["model_metrics"] == 54 * 4  # archs × sources × seeds
+    assert counts["finetune"] == 54 * 4 * 2 and "scratch" not in counts
+    assert counts["leaderboard"] == 1 and counts["figure_leaderboard"] == 1
+    assert "figure_metrics_by_layer" not in counts  # analysis.layers: [penultimate]
+
+
+@pytest.mark.slow
 def test_thesis_vgg16_dry_run_needs_no_data_or_weights(tmp_path):
     out, _ = dry_run(tmp_path, "configs/thesis_a_vgg16.yaml")
     counts = {rule: len(b) for rule, b in job_blocks(out).items()}

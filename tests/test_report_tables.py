@@ -142,6 +142,27 @@ def test_pages_follow_the_csvs_of_the_run():
 @pytest.mark.parametrize("name", list(REPORT_TABLES))
 def test_every_page_has_a_caption_file_and_a_category_of_the_report(name):
     table = REPORT_TABLES[name]
-    assert table.name == name and table.category in {"Analysis", "Ensembles"}
+    assert table.name == name and table.category in {"Analysis", "Ensembles", "Benchmark"}
     assert os.path.isfile(os.path.join(REPO, table.caption)), table.caption
     assert table.title and table.line
+
+
+def test_leaderboard_page_stars_the_best_estimator_and_states_which_beat_the_best_static_baseline(tmp_path):
+    from transferscope.benchmark.rank import evaluate
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for target in ("a", "b"):
+        params, source_acc = rng.permutation(8), rng.uniform(size=8)
+        for i in range(8):
+            accuracy = 0.5 + 0.05 * i
+            rows += [{"target": target, "model": f"m{i}", "accuracy": accuracy, "params": params[i],
+                      "source_acc": source_acc[i], "estimator": name, "score": score}
+                     for name, score in (("oracle", accuracy), ("<noisy>", -accuracy + 0.01 * rng.normal()))]
+    board = evaluate(pd.DataFrame(rows), bootstrap=100, random_draws=50).assign(mode="full", outcome="test_acc")
+    board.to_csv(tmp_path / "leaderboard.csv", index=False)
+    page = table_html(tmp_path / "leaderboard.csv")
+    cells = [text for tag, text in parse(page).cells if tag == "td"]
+    assert sum(text.startswith("★ +1.00") for text in cells) == 3  # targets a, b and the mean
+    assert "&lt;noisy&gt;" in page and "<noisy>" not in page
+    assert "interval entirely above it: oracle." in page and "weighted Kendall τ" in page

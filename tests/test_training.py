@@ -251,3 +251,27 @@ def test_frozen_batchnorm_statistics_stay_frozen_across_an_evaluation_point_insi
     assert frozen and trained
     assert all(torch.equal(after[k], before[k]) for k in frozen), [k for k in frozen if not torch.equal(after[k], before[k])]
     assert not all(torch.equal(after[k], before[k]) for k in trained)  # the trainable layers' statistics moved
+
+
+def test_lr_grid_keeps_the_rate_with_the_best_validation_accuracy(bundle, tmp_path):
+    """Every rate starts from the same weights and batches, so the chosen rate's run equals a run at that rate alone."""
+    import json
+
+    from transferscope.training.finetune import FinetuneJob, run_finetune
+
+    assert bundle.counts()["val"] > 0
+    bundle.save(tmp_path / "d.pt")
+    job = FinetuneJob(arch="mnist_cnn", seed=1, mode="full", recipe=dict(RECIPE, lr_grid=[1e-7, 3e-3]),
+                      eval_points=["final"], keys={"target": "d", "source": "scratch"}, device="cpu")
+    grid = run_finetune(tmp_path / "d.pt", job, checkpoint=None, result_path=tmp_path / "grid.json")
+    assert [t["lr"] for t in grid["lr_grid"]] == [1e-7, 3e-3] and grid["lr"] == 3e-3
+    assert grid["lr_grid"][1]["val_acc"] > grid["lr_grid"][0]["val_acc"]  # 1e-7 barely moves the weights
+    alone = run_finetune(tmp_path / "d.pt", FinetuneJob(**{**vars(job), "recipe": dict(RECIPE, lr=3e-3)}),
+                         checkpoint=None, result_path=tmp_path / "alone.json")
+    assert alone["test_acc"] == grid["test_acc"] == grid["lr_grid"][1]["test_acc"] and alone["lr_grid"] == []
+    assert json.loads((tmp_path / "grid.json").read_text())["lr"] == 3e-3
+    no_val = Bundle(bundle.images, bundle.labels, torch.where(bundle.split == 1, 0, bundle.split).to(torch.int8),
+                    bundle.classes, bundle.meta)
+    no_val.save(tmp_path / "noval.pt")
+    with pytest.raises(ValueError, match="noval.pt"):
+        run_finetune(tmp_path / "noval.pt", job, checkpoint=None, result_path=tmp_path / "x.json")

@@ -68,6 +68,8 @@ def registry_names() -> dict[tuple[str, ...], list[str]]:
         (*analysis, "metrics", "default"): metric_names(default_only=True),
         (*analysis, "outcome", "enum"): list(OUTCOMES),
         (*analysis, "reference", "properties", "outcome", "enum"): list(OUTCOMES),
+        ("properties", "benchmark", "properties", "outcomes", "items", "enum"): list(OUTCOMES),
+        ("properties", "benchmark", "properties", "estimators", "items", "enum"): metric_names(),
         (*ensembles, "methods", "default"): list(METHODS),
     }
 
@@ -201,6 +203,13 @@ def _cross_check(config: dict, schema: dict) -> None:
             for arch in config["archs"]:
                 if layer not in layer_names(arch):
                     problems.append(f"  finetune.modes[{i}]: layer {layer!r} is not a layer of {arch} ({layer_names(arch)})")
+    from transferscope.models import metric_taps
+
+    for arch in config["archs"]:
+        try:
+            metric_taps(arch, config["analysis"]["layers"])
+        except ValueError as error:
+            problems.append(f"  analysis.layers: {error}")
     rdm_model = config["analysis"]["rdm_model"]
     for key, allowed in (("source", config["sources"]), ("target", config["targets"]), ("seed", config["seeds"]),
                          ("checkpoint", config["pretrain"]["checkpoints"])):
@@ -222,15 +231,46 @@ def _cross_check(config: dict, schema: dict) -> None:
     if early is not None and early not in config["finetune"]["eval_points"]:
         problems.append(f"  analysis.early_point: {early!r} is not one of finetune.eval_points "
                         f"{config['finetune']['eval_points']}")
+    for section in ("pretrain", "ensembles"):
+        if (config.get(section) or {}).get("recipe", {}).get("lr_grid") is not None:
+            problems.append(f"  {section}.recipe.lr_grid: only fine-tuning picks a learning rate on validation")
     recipe_keys = set(config["finetune"]["recipe"])
     for mode, override in config["finetune"]["mode_recipes"].items():
         if mode not in config["finetune"]["modes"]:
             problems.append(f"  finetune.mode_recipes.{mode}: not one of finetune.modes {config['finetune']['modes']}")
         for key in set(override) - recipe_keys:
             problems.append(f"  finetune.mode_recipes.{mode}.{key}: unknown recipe key (known: {sorted(recipe_keys)})")
+    problems += _benchmark_problems(config)
     problems += _ensemble_problems(config, schema)
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+
+
+def _benchmark_problems(config: dict) -> list[str]:
+    """benchmark: needs the analysis, its estimators among analysis.metrics and its checkpoint among the saved ones."""
+    bench, analysis = config["benchmark"], config["analysis"]
+    if not bench["enabled"]:
+        return []
+    problems = []
+    if not analysis["enabled"]:
+        problems.append("  benchmark.enabled: the benchmark ranks the analysis' metrics; set analysis.enabled: true")
+    for i, name in enumerate(bench["estimators"] or []):
+        if name not in analysis["metrics"]:
+            problems.append(f"  benchmark.estimators[{i}]: {name!r} is not one of analysis.metrics")
+    if bench["checkpoint"] not in config["pretrain"]["checkpoints"]:
+        problems.append(f"  benchmark.checkpoint: {bench['checkpoint']!r} is not one of pretrain.checkpoints "
+                        f"{config['pretrain']['checkpoints']}")
+    from transferscope.models import arch_spec, metric_taps
+
+    for arch in config["archs"]:
+        try:
+            taps = metric_taps(arch, analysis["layers"])
+        except ValueError:
+            continue  # reported by the analysis.layers check
+        if taps is not None and arch_spec(arch).penultimate not in taps:
+            problems.append(f"  analysis.layers: the benchmark scores {arch}'s penultimate tap "
+                            f"{arch_spec(arch).penultimate!r}; add 'penultimate'")
+    return problems
 
 
 def _ensemble_problems(config: dict, schema: dict) -> list[str]:

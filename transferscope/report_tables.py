@@ -83,17 +83,35 @@ def mean_sd_pairs(frame: pd.DataFrame) -> tuple[pd.DataFrame, Notes]:
     return hoist_constants(out)
 
 
+def leaderboard_wide(frame: pd.DataFrame) -> tuple[pd.DataFrame, Notes]:
+    """leaderboard.csv -> its headline slice (mode full, outcome test_acc): estimators × targets and the mean,
+    cells "τ_w [2.5 %, 97.5 %]", ★ before the best estimator of each column, baselines last."""
+    from transferscope.benchmark.zoo import leaderboard_layout  # scipy: only in the job that renders the page
+
+    layout = leaderboard_layout(frame)
+    marked = layout.cells.where(~layout.best, "★ " + layout.cells)
+    return marked, {"mode": layout.pair[0], "outcome": layout.pair[1], "statistic": "weighted Kendall τ"}
+
+
+def leaderboard_verdict(frame: pd.DataFrame) -> str:
+    from transferscope.benchmark.zoo import leaderboard_layout
+
+    return leaderboard_layout(frame).verdict
+
+
 @dataclass(frozen=True)
 class ReportTable:
     """One headline table: ``name`` (its CSV ``<name>.csv``, page ``<name>.html``, rule ``report_table_<name>``,
     caption ``report/table_<name>.rst``), the page title, one line saying what the numbers are, the report
-    category, and the shaping ``frame -> (frame, notes)`` applied before rendering."""
+    category, the shaping ``frame -> (frame, notes)`` applied before rendering and an optional ``summary``
+    ``frame -> sentence`` shown above the table (a finding computed from the rows)."""
 
     name: str
     title: str
     line: str
     category: str
     shape: Callable[[pd.DataFrame], tuple[pd.DataFrame, Notes]] = _as_is
+    summary: Callable[[pd.DataFrame], str] | None = None
 
     @property
     def caption(self) -> str:
@@ -116,6 +134,12 @@ REPORT_TABLES: dict[str, ReportTable] = {t.name: t for t in (
                 "One row per method and metric of config ensembles.reference: ours and the text's mean ± sd, the "
                 "difference to the baseline method paired by run (delta) and whether its sign agrees with the "
                 "text's.", "Ensembles", mean_sd_pairs),
+    ReportTable("leaderboard", "Benchmark leaderboard: how well each estimator ranks the model zoo",
+                "Weighted Kendall τ between each estimator's scores of the pre-trained models and their fine-tuned "
+                "test accuracy (all weights trained), per target and averaged over targets, with 95 % bootstrap "
+                "intervals (over models; over targets for the mean); ★ marks the best estimator of a column; the "
+                "baseline rows rank by source accuracy, parameter count and at random.", "Benchmark",
+                leaderboard_wide, leaderboard_verdict),
 )}
 
 STYLE = """
@@ -146,6 +170,8 @@ def render(frame: pd.DataFrame, table: ReportTable, source: str = "") -> str:
     parts = [f"<h1>{_text(table.title)}</h1>"]
     if table.line:
         parts.append(f"<p>{_text(table.line)}</p>")
+    if table.summary is not None and not frame.empty:
+        parts.append(f'<p class="summary">{_text(table.summary(frame))}</p>')
     if notes:
         same = "; ".join(f"{_text(k)} = {_text(_cell(v))}" for k, v in notes.items())
         parts.append(f'<p class="notes">The same in every row: {same}.</p>')

@@ -9,7 +9,7 @@ import pandas as pd
 from transferscope.io import write_csv
 
 FINETUNE_COLUMNS = ["target", "source", "arch", "seed", "checkpoint", "mode", "test_acc", "test_loss", "best_epoch",
-                    "best_val_acc", "val_acc", "train_seconds", "n_train", "epochs", "trainable_params"]
+                    "best_val_acc", "val_acc", "lr", "train_seconds", "n_train", "epochs", "trainable_params"]
 
 
 def is_true(value) -> bool:

@@ -20,4 +20,5 @@ run_model_metrics(
     device=smk.params.device,
     twonn_subsets=smk.params.twonn_subsets,
     metric_bootstrap=smk.params.metric_bootstrap,
+    layers=smk.params.layers,
 )

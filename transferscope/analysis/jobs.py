@@ -49,16 +49,17 @@ def run_extract(target_path, checkpoints: dict[str, str], outputs: dict[str, str
 def run_model_metrics(target_path, checkpoints: dict[str, str], key: dict, metrics: list[str], out_csv: str | Path,
                       *, n_samples: int, pool: str, seed: int, split: str = "test", device: str = "auto",
                       twonn_subsets: int = 0, metric_bootstrap: int = 0,
-                      flatten_units: int | None = None) -> pd.DataFrame:
+                      flatten_units: int | None = None, layers: list[str] | None = None) -> pd.DataFrame:
     """Metrics table of one pre-training run (``key``: target, source, arch, seed) on one target: the activations of
     each checkpoint (point -> path) on the analysis sample are computed in memory, never written (rule extract
-    writes them when asked), so a run of hundreds of models needs no activation store."""
+    writes them when asked), so a run of hundreds of models needs no activation store. ``layers``: the taps the
+    feature metrics use (None: every tap)."""
     rows = []
     for i, (point, ckpt_path, acts, labels, _) in enumerate(checkpoint_activations(
             Bundle.load(target_path), checkpoints, n_samples=n_samples, pool=pool, seed=seed, split=split, device=device,
             flatten_units=flatten_units)):
         for row in layer_metric_rows(acts, labels, metrics, twonn_subsets=twonn_subsets, seed=seed,
-                                     metric_bootstrap=metric_bootstrap):
+                                     metric_bootstrap=metric_bootstrap, layers=layers):
             rows.append({**key, "checkpoint": point, **row})
         log.info("metrics %d/%d: %s", i + 1, len(checkpoints), ckpt_path)
     return write_metrics_table(rows, out_csv)

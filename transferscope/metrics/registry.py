@@ -103,6 +103,12 @@ def metric_names(default_only: bool = False) -> list[str]:
     return [name for name, m in REGISTRY.items() if m.default or not default_only]
 
 
+def ranking_metrics(names: list[str]) -> list[str]:
+    """Those of ``names`` that order models (``higher_is_better`` not None; TwoNN has no direction): the
+    estimators of the benchmark by default."""
+    return [name for name in names if layer_metric(name).higher_is_better is not None]
+
+
 def diagnostic_names() -> set[str]:
     """Names of the diagnostic rows metrics may add (e.g. ``constant_rows``): in metrics.csv, never correlated."""
     return {m.diagnostic[0] for m in REGISTRY.values() if m.diagnostic is not None}

@@ -12,6 +12,7 @@ from transferscope.lazy import lazy_module
 from transferscope.models.specs import ARCHS, ArchSpec
 
 torch = lazy_module("torch")
+PENULTIMATE = "penultimate"  # analysis.layers: each architecture's tap before its head
 
 
 def __getattr__(name: str):  # PEP 562: the torch class loads on first use, not when the registry is read
@@ -39,6 +40,19 @@ def layer_names(arch: str) -> tuple[str, ...]:
 
 def tap_names(arch: str) -> tuple[str, ...]:
     return arch_spec(arch).tap_names
+
+
+def metric_taps(arch: str, names: list[str] | None) -> tuple[str, ...] | None:
+    """The taps of ``arch`` that config ``analysis.layers`` names (None: every tap); ``penultimate`` is the tap that
+    feeds the head. Raises ValueError naming an unknown tap."""
+    if names is None:
+        return None
+    spec = arch_spec(arch)
+    taps = [spec.penultimate if name == PENULTIMATE else name for name in names]
+    unknown = [tap for tap in taps if tap not in spec.tap_names]
+    if unknown:
+        raise ValueError(f"{unknown} not taps of {arch} ({spec.tap_names}, or {PENULTIMATE!r})")
+    return tuple(dict.fromkeys(taps))
 
 
 def stage_taps(arch: str) -> tuple[str, ...]:
@@ -121,4 +135,5 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = ["ARCHS", "ArchSpec", "TapModel", "arch_spec", "arch_class", "build_model", "layer_names", "tap_names", "stage_taps",
+           "metric_taps", "PENULTIMATE",
            "load_pretrained_state", "reinit_layers", "freeze_prefix", "train_mode", "get_layer", "count_parameters"]

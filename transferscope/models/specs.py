@@ -25,6 +25,12 @@ class ArchSpec:
     stage_taps: tuple[str, ...]
     head_name: str
 
+    @property
+    def penultimate(self) -> str:
+        """The tap feeding the head (the features a transferability estimator scores: mnist_cnn fc1, mlp fc2,
+        small_resnet pool)."""
+        return self.tap_names[-2]
+
     def model_class(self) -> type:
         """The ``TapModel`` subclass (imports torch)."""
         module, name = self.cls.split(":")

@@ -27,7 +27,11 @@ def draw(transferability: str, metrics: str, outcomes: str, out: str, style: dic
     res = seed_mean(res, MODEL, ["value"]).rename(columns={"value": "y"})
     res["y"] *= 100  # fractions in the table, percent in the figure
     targets = sorted(corr["target"].unique())
-    fig, axes = plt.subplots(1, max(len(targets), 1), figsize=(5.4 * len(targets), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(targets), 1), figsize=(5.4 * max(len(targets), 1), 4.4), squeeze=False)
+    if not targets:  # e.g. fewer than 3 models per architecture: every ρ at level all undefined
+        axes[0, 0].text(0.5, 0.5, f"no defined Spearman ρ at level all\n(outcome {outcome}, mode {mode})",
+                        ha="center", va="center")
+        axes[0, 0].set_axis_off()
     for ax, target in zip(axes.flat, targets):
         sub = corr[corr["target"] == target]
         best = sub.loc[sub["value"].abs().idxmax()]

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# When a figure is drawn: always; with analysis.enabled; with analysis.enabled and finetune.cka_samples > 0;
-# with an enabled ensembles: section.
-CONDITIONS = ("always", "analysis", "cka_finetune", "ensembles")
+# When a figure is drawn: always; with analysis.enabled; with analysis.enabled and metrics on more than one tap per
+# architecture (analysis.layers); with analysis.enabled and finetune.cka_samples > 0; with an enabled ensembles:
+# section; with a benchmark: section enabled (and the analysis).
+CONDITIONS = ("always", "analysis", "layers", "cka_finetune", "ensembles", "benchmark")
 WORKFLOW_FILES = ("rdm_model",)
 WORKFLOW_VALUES = ("checkpoints", "last_checkpoint", "outcome")
 
@@ -54,10 +55,10 @@ FIGURES: tuple[Figure, ...] = (
            "Fine-tuning"),
     Figure("gain_curves", {"table": "finetune_curves.csv", "pretrain_points": "pretrain_points.csv"}, "Fine-tuning"),
     Figure("transfer_gain", {"table": "finetune_curves.csv"}, "Fine-tuning"),
-    Figure("metrics_by_layer", {"table": "metrics.csv"}, "Analysis", "analysis",
+    Figure("metrics_by_layer", {"table": "metrics.csv"}, "Analysis", "layers",
            params={"checkpoint": "last_checkpoint"}),
     Figure("metrics_by_checkpoint", {"table": "metrics.csv", "pretrain_points": "pretrain_points.csv"}, "Analysis",
-           "analysis"),
+           "layers"),
     Figure("correlation_heatmap", {"table": "transferability.csv"}, "Analysis", "analysis",
            params={"outcome": "outcome"}),
     Figure("correlation_levels", {"table": "transferability.csv", "pretrain_points": "pretrain_points.csv"},
@@ -79,4 +80,5 @@ FIGURES: tuple[Figure, ...] = (
     Figure("ensemble_subsets", {"subsets": "ensemble_subsets.csv"}, "Ensembles", "ensembles"),
     Figure("ensemble_variance", {"subsets": "ensemble_variance.csv", "summary": "ensemble_variance_summary.csv"},
            "Ensembles", "ensembles"),
+    Figure("leaderboard", {"leaderboard": "leaderboard.csv", "zoo": "benchmark_zoo.csv"}, "Benchmark", "benchmark"),
 )

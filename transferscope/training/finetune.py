@@ -133,32 +133,49 @@ def run_finetune(target_path: str | Path, job: FinetuneJob, *, checkpoint: str |
     dev = resolve_device(job.device)
     target = Bundle.load(target_path)
     mode = mode_from_token(job.mode)
-    c, h, _ = target.shape
-    if checkpoint is None:
-        torch.manual_seed(derive_seed("scratch", target.meta.get("name"), arch, seed))
-        model = build_model(arch, target.n_classes, c, h)
-        if mode != "full":
-            raise ValueError("the scratch baseline trains all weights (mode full)")
-    else:
-        model = prepare_model(load_checkpoint(checkpoint), target, mode, reinit, seed, checkpoint)
-    model = prepare_model_for_device(model.to(dev), dev, cuda)
+    lrs = list(recipe.get("lr_grid") or [recipe["lr"]])
+    if len(lrs) > 1 and target.counts()["val"] == 0:
+        raise ValueError(f"finetune recipe lr_grid {lrs} picks a learning rate on validation accuracy, but target "
+                         f"{target_path} has no validation split (set the dataset's split: val)")
     data = TensorData.from_bundle(target, dev)
-    resume_dir = Path(result_path).parent / ".resume"
+    resume_root = Path(result_path).parent / ".resume"
     label = "finetune " + " ".join(f"{k}={v}" for k, v in keys.items())
     run_seed = derive_seed("finetune", *keys.values(), arch, seed, mode)
-    log.info("%s: %d train images, %d classes, %d trainable parameters, device %s", label, len(data.y_train),
-             target.n_classes, sum(p.numel() for p in model.parameters() if p.requires_grad), dev)
-    probe = _cka_probe(model, target, job.cka_samples) if job.cka_samples else None
     points = list(dict.fromkeys([*job.eval_points, "final"]))
-    result = train(model, data, recipe, seed=run_seed, points=points, resume_dir=resume_dir, label=label,
-                   epoch_evals=("val",), loss_fn=accelerated_loss(default_loss, dev, cuda))
+    trials, best = [], None
+    for i, lr in enumerate(lrs):
+        # every learning rate starts from the same weights and sees the same batches: only lr differs
+        model = _starting_model(job, target, mode, checkpoint)
+        model = prepare_model_for_device(model.to(dev), dev, cuda)
+        if i == 0:
+            log.info("%s: %d train images, %d classes, %d trainable parameters, device %s, learning rates %s", label,
+                     len(data.y_train), target.n_classes, sum(p.numel() for p in model.parameters() if p.requires_grad),
+                     dev, lrs)
+            probe = _cka_probe(model, target, job.cka_samples) if job.cka_samples else None
+        lr_recipe = {k: v for k, v in recipe.items() if k != "lr_grid"} | {"lr": lr}
+        result = train(model, data, lr_recipe, seed=run_seed, points=points,
+                       resume_dir=resume_root / f"lr{i}" if len(lrs) > 1 else resume_root,
+                       label=label if len(lrs) == 1 else f"{label} lr={lr:g}",
+                       epoch_evals=("val",), loss_fn=accelerated_loss(default_loss, dev, cuda))
+        last = result.points["final"]
+        trials.append({"lr": lr, "val_acc": last.get("val_acc"), "test_acc": last.get("test_acc"),
+                       "train_seconds": result.seconds})
+        # highest final validation accuracy; the first (smallest index) of equal ones
+        if best is None or _val(last) > _val(best[2].points["final"]):
+            best = (lr, model, result)
+    lr, model, result = best
+    if len(lrs) > 1:
+        log.info("%s: learning rate %g chosen on validation accuracy (%s)", label, lr,
+                 ", ".join(f"{t['lr']:g}: {_val(t):.4f}" for t in trials))
     last = result.points["final"]
     out = {
         **keys,
         "arch": arch, "seed": seed, "mode": mode,
         "test_acc": last.get("test_acc"), "test_loss": last.get("test_loss"),
         "val_acc": last.get("val_acc"), "final_step": last["step"], "best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc,
-        "train_seconds": result.seconds, "n_train": len(data.y_train), "epochs": recipe["epochs"],
+        "lr": lr, "lr_grid": trials if len(lrs) > 1 else [],
+        "train_seconds": sum(t["train_seconds"] for t in trials), "n_train": len(data.y_train),
+        "epochs": recipe["epochs"],
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "curve": [{"point": p, **info} for p, info in result.points.items()],
         "cka": probe(model) if probe else {},
@@ -174,5 +191,23 @@ def run_finetune(target_path: str | Path, job: FinetuneJob, *, checkpoint: str |
         save_activations(activations["path"], acts, labels.numpy(), indices,
                          {"finetuned_from": str(checkpoint), "mode": mode, **keys})
     write_json(result_path, out)
-    shutil.rmtree(resume_dir, ignore_errors=True)
+    shutil.rmtree(resume_root, ignore_errors=True)
     return out
+
+
+def _val(point: dict) -> float:
+    """Validation accuracy of a training point (−inf where none was measured)."""
+    value = point.get("val_acc")
+    return float("-inf") if value is None else float(value)
+
+
+def _starting_model(job: FinetuneJob, target: Bundle, mode: str, checkpoint) -> torch.nn.Module:
+    """The model fine-tuning starts from: the adapted pre-trained checkpoint, or (``checkpoint`` None) a fresh network
+    for the from-scratch baseline; the same weights on every call."""
+    c, h, _ = target.shape
+    if checkpoint is None:
+        if mode != "full":
+            raise ValueError("the scratch baseline trains all weights (mode full)")
+        torch.manual_seed(derive_seed("scratch", target.meta.get("name"), job.arch, job.seed))
+        return build_model(job.arch, target.n_classes, c, h)
+    return prepare_model(load_checkpoint(checkpoint), target, mode, job.reinit, job.seed, checkpoint)
