@@ -222,7 +222,12 @@ def test_cli_missing_column_error(tmp_path, capsys):
 
 
 def test_module_imports_only_numpy_scipy_pandas_and_base():
+    """The rank command runs on any zoo with the package's I/O alone; the pipeline's zoo builder also reads the
+    metric and architecture registries."""
     allowed = {"numpy", "scipy", "pandas", "transferscope", "__future__"} | set(sys.stdlib_module_names)
+    own = {"rank.py": ("transferscope.io",),
+           "zoo.py": ("transferscope.io", "transferscope.benchmark", "transferscope.metrics.registry",
+                      "transferscope.models")}
     for path in (REPO / "transferscope" / "benchmark").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
@@ -230,4 +235,4 @@ def test_module_imports_only_numpy_scipy_pandas_and_base():
             for name in names:
                 assert name.split(".")[0] in allowed, (path.name, name)
                 if name.startswith("transferscope."):
-                    assert name == "transferscope.io", (path.name, name)
+                    assert name in own.get(path.name, ()), (path.name, name)
