@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py --epochs 3 --threads 2 --repeats 3
 	$(BIN)/python benchmarks/bench_multiseed.py
 	$(BIN)/python benchmarks/bench_rtd_loss.py --repeats 1
+	$(BIN)/python benchmarks/bench_ph_backends.py --repeats 3
 	$(BIN)/python benchmarks/bench_memory.py
 
 clean:

@@ -2,10 +2,11 @@
 
 One forward + backward of ``transferscope.ensembles.losses.rtd_loss`` on P random points of dimension D (pooled
 features: ResNet-50 has D = 2048) against a fixed reference, as in every training step of an SSE–RTD member; the
-persistent homology (gudhi) runs on the CPU whatever the device of the features. Also prints the loss value, which
+persistent homology (gudhi or giotto-ph) runs on the CPU whatever the device of the features. Also prints the loss value, which
 grows with P: a β tuned for one point count does not carry over to another.
 
 Usage: python benchmarks/bench_rtd_loss.py [--points 64 128 256] [--dim 2048] [--repeats 3] [--threads 2]
+       [--backend gudhi|giotto]
 """
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--card", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backend", default="gudhi", help="persistent homology: gudhi or giotto (ensembles.rtd.backend)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"| points | seconds per step (best of {args.repeats}) | RTD value |")
+    print(f"| points | seconds per step (best of {args.repeats}, backend {args.backend}) | RTD value |")
     print("|---:|---:|---:|")
     for points in args.points:
         g = torch.Generator().manual_seed(points)
@@ -39,7 +41,7 @@ def main() -> None:
         best, value = float("inf"), float("nan")
         for _ in range(args.repeats):
             start = time.perf_counter()
-            loss = rtd_loss(features, reference, card=args.card)
+            loss = rtd_loss(features, reference, card=args.card, backend=args.backend)
             loss.backward()
             best = min(best, time.perf_counter() - start)
             value = float(loss.detach())

@@ -4,6 +4,7 @@
 # member 1; Local / Global DE members fine-tune the pre-trained checkpoints. The table and figures read only
 # the members' saved test-set probabilities, so new metrics never need retraining.
 from transferscope.ensembles.plan import EnsemblePlan
+from transferscope.resources import ensemble_table_memory
 
 ENSEMBLE_DIR = "results/ensembles/{target}/{source}/{arch}/seed{seed}/rep{rep}/{method}"
 ENSEMBLE_MEMBER = f"{ENSEMBLE_DIR}/member{{k}}.pt"
@@ -80,7 +81,8 @@ rule ensemble_table:
         "../envs/transferscope.yaml"
     threads: 1
     resources:
-        **SMALL_RESOURCES,
+        # streams the members: memory from the largest member's files, not from all of them
+        **dict(SMALL_RESOURCES, mem_mb=ensemble_table_memory(MEM_SCALE)),
     params:
         runs=ENSEMBLES.runs(),
     script:

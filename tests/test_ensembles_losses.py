@@ -1,4 +1,6 @@
 """Gradient behaviour of each extra loss of thesis B (MSE, RTD, weight orthogonalisation, diversity CE)."""
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -45,6 +47,26 @@ def test_persistence_pairs_are_edges_with_the_bar_values():
     bars = np.sort(tree.persistence_intervals_in_dimension(1), axis=0)
     got = np.sort(np.stack([D[pairs[:, 0], pairs[:, 1]], D[pairs[:, 2], pairs[:, 3]]], 1), axis=0)
     assert len(pairs) == len(bars) > 0 and np.allclose(got, bars)
+
+
+def test_persistence_pairs_of_an_r_cross_matrix_give_gudhis_bars_with_either_backend():
+    """The loss's matrices have a block of zeros (ties); the bars, not the tied edges, must agree with gudhi's own
+    intervals, for both backends and on repeated calls."""
+    import gudhi
+
+    backends = ["gudhi"] + (["giotto"] if importlib.util.find_spec("gph") else [])
+    g = torch.Generator().manual_seed(3)
+    reference = torch.randn(48, 64, generator=g).relu()
+    noisy = (reference + 0.3 * torch.randn(48, 64, generator=g)).relu()
+    M = cross_matrices(feature_distances(reference), feature_distances(noisy), immovable=1)[0].double().numpy()
+    tree = gudhi.RipsComplex(distance_matrix=M).create_simplex_tree(max_dimension=2)
+    tree.compute_persistence(homology_coeff_field=2)
+    bars = tree.persistence_intervals_in_dimension(1)
+    bars = np.sort(bars[bars[:, 1] > bars[:, 0]], axis=0)
+    for backend in backends * 3:
+        pairs = persistence_pairs(M, backend=backend)
+        got = np.sort(np.stack([M[pairs[:, 0], pairs[:, 1]], M[pairs[:, 2], pairs[:, 3]]], 1), axis=0)
+        assert len(got) == len(bars) > 0 and np.allclose(got, bars)
 
 
 def test_rtd_is_zero_for_identical_features_and_differentiable_otherwise():
@@ -160,12 +182,12 @@ def test_rtd_term_uses_exactly_the_configured_number_of_points(monkeypatch):
     from transferscope.models import build_model
 
     seen = []
-    monkeypatch.setattr(similarity, "rtd_loss", lambda f, r, card, p: seen.append(len(f)) or f.sum() * 0)
+    monkeypatch.setattr(similarity, "rtd_loss", lambda f, r, card, p, backend: seen.append(len(f)) or f.sum() * 0)
     torch.manual_seed(0)
     model, reference = build_model("small_resnet", 3, 1, 12), build_model("small_resnet", 3, 1, 12)
     x, y = torch.randn(8, 1, 12, 12), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
     for points, expected in ((5, 5), (None, 8)):
-        spec = {"rtd": {"beta": 0.1, "card": 10, "p": 1.0, "points": points}}
+        spec = {"rtd": {"beta": 0.1, "card": 10, "p": 1.0, "points": points, "backend": "gudhi"}}
         member_loss.MemberLoss(spec, reference=reference)(model, x, y)
         assert seen[-1] == expected
 
@@ -223,3 +245,16 @@ def test_a_loss_term_may_not_take_a_reserved_name(monkeypatch):
     with pytest.raises(ValueError, match="may not be named 'freeze'"):
         registry.register(LossTerm("freeze", lambda inputs, options: None, options={}, description="",
                                    needs=lambda options: ()))
+
+
+def test_the_giotto_backend_without_giotto_ph_is_a_config_error_naming_the_key(monkeypatch):
+    import importlib.util as util
+
+    from transferscope.ensembles.losses import similarity
+
+    real = util.find_spec
+    monkeypatch.setattr(util, "find_spec", lambda name, *a: None if name == "gph" else real(name, *a))
+    ens = {"recipe": {"batch_size": 16}}
+    problems = similarity._rtd_check({"points": 8, "backend": "giotto"}, ens)
+    assert len(problems) == 1 and "ensembles.rtd.backend" in problems[0] and "giotto-ph" in problems[0]
+    assert similarity._rtd_check({"points": 8, "backend": "gudhi"}, ens) == []

@@ -22,7 +22,7 @@ ENS = {"enabled": True, "targets": ["tgt"], "source": "src", "arch": "small_resn
        "methods": ["local_de", "global_de", "sse", "starsse", "sse_mse", "sse_rtd", "starsse_freeze", "starsse_wo",
                    "starsse_ce"],
        "recipe": RECIPE, "cycle_lr": None, "cycle_epochs": None, "reinit": ["head"], "mse": {"beta": 1.0},
-       "rtd": {"beta": 0.1, "card": 10, "p": 1.0, "points": 8},
+       "rtd": {"beta": 0.1, "card": 10, "p": 1.0, "points": 8, "backend": "gudhi"},
        "freeze": {"levels": ["stage1", "stage3"], "bn_frozen": True, "cycle_lr": None},
        "wo": {"beta": 10.0, "detached": False}, "ce": {"beta": -0.1, "version": 2}, "weights": []}
 KEYS = {"target": "tgt", "source": "src", "arch": "small_resnet", "seed": 1}

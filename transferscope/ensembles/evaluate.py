@@ -79,9 +79,7 @@ def diversity(member_probs: list, labels) -> float:
     """Fort et al.'s normalised disagreement, ×100, averaged over all pairs of members (needs ≥ 2 members)."""
     if len(member_probs) < 2:
         raise ValueError("diversity needs at least two members")
-    preds = [np.asarray(p).argmax(1) for p in member_probs]
-    values = [normalised_disagreement(a, b, labels) for a, b in itertools.combinations(preds, 2)]
-    return 100.0 * float(np.mean(values))
+    return _pair_disagreement([np.asarray(p).argmax(1) for p in member_probs], labels, {})
 
 
 def ensemble_probs(member_probs: list) -> np.ndarray:
@@ -89,12 +87,16 @@ def ensemble_probs(member_probs: list) -> np.ndarray:
     return np.mean(np.stack([np.asarray(p, dtype=np.float64) for p in member_probs]), axis=0)
 
 
+def mean_probs_metrics(mean: np.ndarray, labels) -> dict[str, float]:
+    """Accuracy, NLL, ECE and Brier score of an ensemble's mean probabilities (N×C)."""
+    return {"ens_acc": accuracy(mean, labels), "ens_nll": nll(mean, labels), "ens_ece": ece(mean, labels),
+            "ens_brier": brier(mean, labels)}
+
+
 def ensemble_metrics(member_probs: list, labels) -> dict[str, float]:
     """Metrics of the ensemble of all given members (diversity only for two or more)."""
-    mean = ensemble_probs(member_probs)
-    out = {"ens_acc": accuracy(mean, labels), "ens_nll": nll(mean, labels), "ens_ece": ece(mean, labels),
-           "ens_brier": brier(mean, labels),
-           "mean_member_acc": float(np.mean([accuracy(p, labels) for p in member_probs]))}
+    out = mean_probs_metrics(ensemble_probs(member_probs), labels)
+    out["mean_member_acc"] = float(np.mean([accuracy(p, labels) for p in member_probs]))
     if len(member_probs) >= 2:
         out["diversity"] = diversity(member_probs, labels)
     return out
@@ -118,70 +120,123 @@ def read_member_probs(path: str | Path, keys: tuple[str, ...] | None = None) -> 
     return out
 
 
-def weight_vector(state_dict: dict) -> np.ndarray:
-    """Parameters of a state dict as one vector (BatchNorm running statistics and counters left out)."""
+def weight_vector(state_dict: dict, double: bool = True) -> np.ndarray:
+    """Parameters of a state dict as one vector (BatchNorm running statistics and counters left out): float64, or
+    with ``double=False`` in the tensors' own precision (half and bfloat16 widened to float32, exactly), half the
+    memory of float64 for float32 weights."""
     skip = ("running_mean", "running_var", "num_batches_tracked")
-    parts = [v.detach().cpu().double().reshape(-1).numpy() for k, v in state_dict.items()
-             if not k.endswith(skip) and v.is_floating_point()]
+    parts = [(v.double() if double else v.float() if v.element_size() < 4 else v).detach().cpu().reshape(-1).numpy()
+             for k, v in state_dict.items() if not k.endswith(skip) and v.is_floating_point()]
     return np.concatenate(parts)
 
 
-def run_rows(members: list[dict], weights: list[np.ndarray] | None = None) -> list[tuple[int, str, float]]:
-    """(k, metric, value) rows of one run: per member k and per ensemble of the first k members."""
-    labels = members[0]["labels"]
-    for m in members[1:]:
-        if not np.array_equal(m["labels"], labels):
-            raise ValueError("members were evaluated on different test sets")
-    probs = [m["probs"] for m in members]
-    first_features = members[0].get("features")
+def weight_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """‖a − b‖₂ of two weight vectors, subtracted in float64 (widening is exact: the same value as on float64 vectors)
+    without float64 copies of the inputs."""
+    return float(np.linalg.norm(np.subtract(a, b, dtype=np.float64)))
+
+
+def _pair_disagreement(preds: list[np.ndarray], labels, cache: dict) -> float:
+    """:func:`diversity` from members' predicted labels, pair values cached in ``cache`` ((i, j) -> value) so that
+    growing ensembles compute each pair once; the pairs are averaged in ``itertools.combinations`` order as there."""
+    values = []
+    for i, j in itertools.combinations(range(len(preds)), 2):
+        if (i, j) not in cache:
+            cache[(i, j)] = normalised_disagreement(preds[i], preds[j], labels)
+        values.append(cache[(i, j)])
+    return 100.0 * float(np.mean(values))
+
+
+def run_rows(members, weights=None) -> list[tuple[int, str, float]]:
+    """(k, metric, value) rows of one run: per member k and per ensemble of the first k members.
+
+    ``members``: member dicts (:func:`read_member_probs`) and ``weights``: their weight vectors, both in training
+    order, consumed one at a time (lists or generators). Streams: besides the current member it keeps member 1's
+    labels, features and weights, the running float64 sum of the probabilities (N×C) and each member's predicted
+    labels (N integers), so a run never holds its K members' arrays. The same numbers as
+    :func:`ensemble_metrics` on the first k members: a sum along the stacking axis adds members in order, as the
+    running sum does."""
+    weights = None if weights is None else iter(weights)
     rows: list[tuple[int, str, float]] = []
+    labels = first_features = first_weights = total = None
+    preds: list[np.ndarray] = []
+    member_accs: list[float] = []
+    pairs: dict = {}
     cumulative = 0.0
     for k, member in enumerate(members, start=1):
+        probs = member["probs"]
+        if k == 1:
+            labels, first_features = member["labels"], member.get("features")
+            total = np.array(probs, dtype=np.float64)
+        else:
+            if not np.array_equal(member["labels"], labels):
+                raise ValueError("members were evaluated on different test sets")
+            np.add(total, probs, out=total, dtype=np.float64)
         seconds = float(member["info"].get("seconds", float("nan")))
         cumulative += seconds
-        rows += [(k, "member_acc", accuracy(member["probs"], labels)), (k, "member_nll", nll(member["probs"], labels)),
+        member_accs.append(accuracy(probs, labels))
+        preds.append(np.asarray(probs).argmax(1))
+        rows += [(k, "member_acc", member_accs[-1]), (k, "member_nll", nll(probs, labels)),
                  (k, "member_seconds", seconds)]
         if weights is not None:
-            rows.append((k, "dist_weights", float(np.linalg.norm(weights[k - 1] - weights[0]))))
+            current = next(weights)
+            first_weights = current if k == 1 else first_weights
+            rows.append((k, "dist_weights", weight_distance(current, first_weights)))
+            del current  # before the next member's weights are read
         if first_features is not None and member.get("features") is not None:
             rows.append((k, "dist_features", float(np.mean((member["features"] - first_features) ** 2))))
-        for metric, value in ensemble_metrics(probs[:k], labels).items():
-            rows.append((k, metric, value))
+        del member, probs  # before the next member is read
+        rows += [(k, metric, value) for metric, value in mean_probs_metrics(total / k, labels).items()]
+        rows.append((k, "mean_member_acc", float(np.mean(member_accs))))
+        if k >= 2:
+            rows.append((k, "diversity", _pair_disagreement(preds, labels, pairs)))
         rows.append((k, "train_seconds", cumulative))
     return rows
+
+
+def _reader(read, first: dict):
+    """``read`` (path -> data) that serves and keeps the data of ``first``'s paths (the current run's member 1)."""
+    def get(path, index):
+        if index > 0:
+            return read(path)
+        if path not in first:
+            first[path] = read(path)
+        return first[path]
+    return get
+
+
+def _stream(paths: list[str], get):
+    """Each path's data, read when the consumer asks for it (a generator: the previous one can be released)."""
+    for index, path in enumerate(paths):
+        yield get(path, index)
 
 
 def build_table(runs: list[dict]) -> pd.DataFrame:
     """Tidy table of every run: ``runs`` = [{target, source, arch, seed, replicate, method, probs: [npz…],
     weights: [pt…]}] (a run without ``replicate`` is replicate 1).
 
-    Files shared between runs (member 1, the plain first cycle) are read once.
+    Bounded memory: one run at a time, its members streamed (:func:`run_rows`), weights kept in their stored
+    precision. Member 1 is shared by the consecutive runs of a seed and replicate (``EnsemblePlan.runs()`` order):
+    it is read once and kept while the next run starts from the same files, dropped otherwise.
     """
     from transferscope.io import torch_load
 
-    probs_cache: dict[str, dict] = {}
-    weight_cache: dict[str, np.ndarray] = {}
-    records = []
-    for run in runs:
-        members = []
-        for path in run["probs"]:
-            if path not in probs_cache:
-                probs_cache[path] = read_member_probs(path, TABLE_ARRAYS)
-            members.append(probs_cache[path])
-        weights = None
-        if run.get("weights"):
-            weights = []
-            for path in run["weights"]:
-                if path not in weight_cache:
-                    weight_cache[path] = weight_vector(torch_load(path, what="ensemble member")["state_dict"])
-                weights.append(weight_cache[path])
-        for k, metric, value in run_rows(members, weights):
-            records.append({"target": run["target"], "source": run["source"], "arch": run["arch"],
-                            "seed": int(run["seed"]), "replicate": int(run.get("replicate", 1)),
-                            "method": run["method"], "k": k, "metric": metric,
-                            "value": value})
-    return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
+    def read_npz(path):
+        return read_member_probs(path, TABLE_ARRAYS)
 
+    def read_weights(path):
+        return weight_vector(torch_load(path, what="ensemble member")["state_dict"], double=False)
+
+    records = []
+    first: dict = {}  # path -> data of the previous run's member 1 (its npz and its weight vector)
+    for run in runs:
+        first = {path: first[path] for path in (run["probs"][:1] + (run.get("weights") or [])[:1]) if path in first}
+        members = _stream(run["probs"], _reader(read_npz, first))
+        weights = _stream(run["weights"], _reader(read_weights, first)) if run.get("weights") else None
+        keys = (run["target"], run["source"], run["arch"], int(run["seed"]), int(run.get("replicate", 1)),
+                run["method"])
+        records += [keys + row for row in run_rows(members, weights)]
+    return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
 
 
 SUMMARY_COLUMNS = ["target", "source", "arch", "method", "k", "metric", "mean", "sd", "n"]
