@@ -94,7 +94,8 @@ rule transferability:
 
 
 rule reference_comparison:
-    """Our Spearman ρ next to the published values of config analysis.reference (sign agreement per value)."""
+    """Our Spearman ρ next to the published values of config analysis.reference, at its level and per checkpoint
+    (|ours − theirs| against the reading error and 0.1, Fisher-z test of the difference, sign agreement)."""
     input:
         f"{TABLES}/transferability.csv",
     output:

@@ -234,7 +234,7 @@ def all_targets():
     tables = [f"{TABLES}/{name}.csv" for name in ("finetune", "pretrain", "pretrain_points", "transfer_summary")]
     if ANALYSIS:
         tables += [f"{TABLES}/metrics.csv", f"{TABLES}/transferability.csv", *pretrained_activations()]
-        if config["analysis"]["reference"].get("values"):
+        if any(config["analysis"]["reference"].get(key) for key in ("values", "per_checkpoint")):
             tables.append(f"{TABLES}/reference_comparison.csv")
     if ANALYSE_FINETUNED:
         tables.append(f"{TABLES}/metrics_finetuned.csv")

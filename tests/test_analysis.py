@@ -282,4 +282,4 @@ def test_reference_markdown_table_reads_back_from_csv(tmp_path):
     reference_comparison(transferability_table(metrics, outcomes), reference).to_csv(tmp_path / "c.csv", index=False)
     text = markdown_table(pd.read_csv(tmp_path / "c.csv"))
     assert "| metric | fc1 | conv1 |" in text and "| rsa | +1.00 / +0.80 ✓" in text and "n/a / +0.50 |" in text
-    assert "Same sign: 1 of 2." in text
+    assert "Of 2 values (1 without a value of ours): same sign 1," in text

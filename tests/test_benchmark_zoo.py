@@ -95,4 +95,27 @@ def test_markdown_table_bolds_the_best_estimator_and_names_those_above_the_best_
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert rows["logme"].count("**+1.00") == 2 and "**" not in rows["leep"]  # target t and the mean
     assert "*baseline:params*" in rows and list(rows)[1:3] == ["logme", "leep"]  # best first, baselines last
-    assert text.rstrip().endswith("interval entirely above it: logme.")
+    assert "interval entirely above it: logme. One target only" in text
+
+
+def test_zoo_level_etran_and_ncti_scale_their_parts_over_each_targets_models():
+    from transferscope.metrics.energy_collapse import etran_zoo, ncti_zoo
+
+    metrics, outcomes, points, finetune = _tables()
+    rng = np.random.default_rng(1)
+    keys = metrics[(metrics["checkpoint"] == "final") & (metrics["layer"] != "out")
+                   ].drop_duplicates(["source", "arch", "seed", "layer"])
+    parts = [keys.assign(metric=name, value=rng.normal(size=len(keys)))
+             for name in ("etran_energy", "etran_lda", "ncti_seli", "ncti_ncc", "ncti_vc")]
+    metrics = pd.concat([metrics, *parts], ignore_index=True)
+    zoo = zoo_table(metrics, outcomes, points, finetune, estimators=["logme"], outcome_names=["test_acc"],
+                    checkpoint="final")
+    head = zoo[zoo["mode"] == "full"].sort_values(["model", "seed"])
+    assert set(head["estimator"]) == {"logme", "etran", "ncti_zoo"}
+    penultimate = {p["metric"].iloc[0]: p[p["layer"].isin(["fc1", "fc2"])].sort_values(["source", "arch", "seed"])
+                   ["value"].to_numpy() for p in parts}
+    etran = head[head["estimator"] == "etran"].sort_values(["model", "seed"])["score"].to_numpy()
+    assert np.allclose(etran, etran_zoo(penultimate["etran_energy"], penultimate["etran_lda"]))
+    ncti = head[head["estimator"] == "ncti_zoo"]["score"].to_numpy()
+    expected = ncti_zoo(np.stack([penultimate[n] for n in ("ncti_seli", "ncti_ncc", "ncti_vc")], axis=1))
+    assert np.allclose(ncti, expected) and set(head.loc[head["estimator"] == "etran", "layer"]) == {"fc1", "fc2"}

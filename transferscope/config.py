@@ -220,13 +220,7 @@ def _cross_check(config: dict, schema: dict) -> None:
             for arch in config["archs"]:
                 if layer not in layer_names(arch):
                     problems.append(f"  {section}.recipe.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")
-    reference = config["analysis"]["reference"]
-    for target, by_metric in reference.get("values", {}).items():
-        if target not in config["targets"]:
-            problems.append(f"  analysis.reference.values.{target}: not one of targets {config['targets']}")
-        for metric in by_metric:
-            if metric not in config["analysis"]["metrics"]:
-                problems.append(f"  analysis.reference.values.{target}.{metric}: not one of analysis.metrics")
+    problems += _analysis_reference_problems(config)
     early = config["analysis"]["early_point"]
     if early is not None and early not in config["finetune"]["eval_points"]:
         problems.append(f"  analysis.early_point: {early!r} is not one of finetune.eval_points "
@@ -336,6 +330,35 @@ def _ensemble_problems(config: dict, schema: dict) -> list[str]:
                                 f"before its head {layers[:-1]}")
         if len(set(ens["freeze"]["levels"])) != len(ens["freeze"]["levels"]):
             problems.append("  ensembles.freeze.levels: duplicate entries")
+    return problems
+
+
+def _analysis_reference_problems(config: dict) -> list[str]:
+    """``analysis.reference``: its targets, metrics, layers and checkpoints are configured ones, and its n are for
+    levels that can hold values (the level of ``values`` and per_checkpoint)."""
+    from transferscope.models import tap_names
+
+    reference = config["analysis"]["reference"]
+    taps = {tap for arch in config["archs"] for tap in tap_names(arch)}
+    checkpoints = config["pretrain"]["checkpoints"]
+    problems = []
+    for key in ("values", "per_checkpoint"):
+        for target, by_metric in (reference.get(key) or {}).items():
+            where = f"analysis.reference.{key}.{target}"
+            if target not in config["targets"]:
+                problems.append(f"  {where}: not one of targets {config['targets']}")
+            for metric, by_layer in by_metric.items():
+                if metric not in config["analysis"]["metrics"]:
+                    problems.append(f"  {where}.{metric}: not one of analysis.metrics")
+                for layer, by_checkpoint in by_layer.items():
+                    if layer not in taps:
+                        problems.append(f"  {where}.{metric}.{layer}: not a tap of {config['archs']} ({sorted(taps)})")
+                    if key == "per_checkpoint":
+                        problems += [f"  {where}.{metric}.{layer}.{point}: not one of pretrain.checkpoints "
+                                     f"{checkpoints}" for point in by_checkpoint if point not in checkpoints]
+    levels = [reference.get("level", "all"), "per_checkpoint"]
+    problems += [f"  analysis.reference.n.{level}: no values at that level (values are at analysis.reference.level "
+                 f"{levels[0]!r}; n is for {levels})" for level in reference.get("n") or {} if level not in levels]
     return problems
 
 

@@ -99,6 +99,12 @@ def leaderboard_verdict(frame: pd.DataFrame) -> str:
     return leaderboard_layout(frame).verdict
 
 
+def reference_summary(frame: pd.DataFrame) -> str:
+    from transferscope.analysis.reference import summary_line
+
+    return summary_line(frame)
+
+
 @dataclass(frozen=True)
 class ReportTable:
     """One headline table: ``name`` (its CSV ``<name>.csv``, page ``<name>.html``, rule ``report_table_<name>``,
@@ -125,8 +131,10 @@ REPORT_TABLES: dict[str, ReportTable] = {t.name: t for t in (
                 "fine-tuning mode, outcome and metric; * marks |ρ| at or beyond the 95 % band of ρ under the null; "
                 "an empty cell is undefined (e.g. a constant metric).", "Analysis", spearman_wide),
     ReportTable("reference_comparison", "Our Spearman ρ next to the published values",
-                "One row per value of config analysis.reference: ours (ρ, n, band, significance), the published "
-                "value and whether the two signs agree.", "Analysis"),
+                "One row per value of config analysis.reference (at its level and per checkpoint): ours (ρ, n, band, "
+                "significance), the published value and its n, |ours − published| and whether it is within the "
+                "reading error and within 0.1, a Fisher-z test of the difference (z, p, significant at 0.05) and "
+                "whether the two signs agree.", "Analysis", summary=reference_summary),
     ReportTable("ensembles_final", "Ensembles at their full size K",
                 "Every method at k = K: mean ± sd over runs (pre-training seeds × fine-tuning replicates, n per row) "
                 "of ensemble and member accuracy, diversity, NLL, ECE, Brier score and training time.", "Ensembles"),

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from transferscope.benchmark import rank
+from transferscope.metrics.energy_collapse import etran_zoo, ncti_zoo
 from transferscope.metrics.registry import layer_metric
 from transferscope.models import arch_spec
 
@@ -32,6 +33,12 @@ ZOO_COLUMNS = ["mode", "outcome", "target", "model", "seed", "estimator", "layer
                "source_acc"]
 MODEL_KEYS = ["target", "source", "arch", "seed"]
 HEADLINE = ("full", "test_acc")  # the slice the report's leaderboard shows first
+# Estimators whose papers scale their parts over the models ranked: name -> (per-model parts in metrics.csv,
+# f(part arrays over one target's models) -> one score per model). Added when every part is in metrics.csv.
+ZOO_SCORES = {
+    "etran": (("etran_energy", "etran_lda"), etran_zoo),
+    "ncti_zoo": (("ncti_seli", "ncti_ncc", "ncti_vc"), lambda *parts: ncti_zoo(np.stack(parts, axis=1))),
+}
 
 
 def estimator_layer(estimator: str, arch: str) -> str:
@@ -41,10 +48,12 @@ def estimator_layer(estimator: str, arch: str) -> str:
 
 
 def zoo_scores(metrics: pd.DataFrame, estimators: list[str], checkpoint: str) -> pd.DataFrame:
-    """Rows MODEL_KEYS, estimator, layer, score (higher = better) of every model at ``checkpoint``.
+    """Rows MODEL_KEYS, estimator, layer, score (higher = better) of every model at ``checkpoint``: the
+    ``estimators`` and the :data:`ZOO_SCORES` whose parts metrics.csv holds.
 
     metrics: the tidy ``metrics.csv`` (MODEL_KEYS, checkpoint, layer, metric, value, ...)."""
-    at_point = metrics[(metrics["checkpoint"] == checkpoint) & metrics["metric"].isin(estimators)]
+    checkpoint_rows = metrics[metrics["checkpoint"] == checkpoint]
+    at_point = checkpoint_rows[checkpoint_rows["metric"].isin(estimators)]
     wanted = at_point["layer"] == [estimator_layer(m, a) for m, a in zip(at_point["metric"], at_point["arch"])]
     scores = at_point[wanted].rename(columns={"metric": "estimator"})
     sign = np.where([layer_metric(m).higher_is_better for m in scores["estimator"]], 1.0, -1.0)
@@ -53,7 +62,26 @@ def zoo_scores(metrics: pd.DataFrame, estimators: list[str], checkpoint: str) ->
     if missing:
         raise ValueError(f"metrics.csv has no values of {missing} at checkpoint {checkpoint!r} on the penultimate "
                          "taps: add them to analysis.metrics and keep 'penultimate' in analysis.layers")
-    return scores[MODEL_KEYS + ["estimator", "layer", "score"]]
+    return pd.concat([scores[MODEL_KEYS + ["estimator", "layer", "score"]], zoo_level_scores(checkpoint_rows)],
+                     ignore_index=True)
+
+
+def zoo_level_scores(at_point: pd.DataFrame) -> pd.DataFrame:
+    """Rows MODEL_KEYS, estimator, layer, score of the ZOO_SCORES whose parts ``at_point`` (metrics.csv rows of one
+    checkpoint) holds at the penultimate taps: each part scaled over all models of a target (every architecture
+    and seed), as the papers scale over the zoo they rank. A seed's sub-zoo keeps these whole-zoo scores."""
+    feature_rows = at_point[at_point["layer"] == [arch_spec(a).penultimate for a in at_point["arch"]]]
+    frames = []
+    for name, (parts, combine) in ZOO_SCORES.items():
+        if not set(parts) <= set(feature_rows["metric"]):
+            continue
+        wide = feature_rows[feature_rows["metric"].isin(parts)].pivot_table(
+            index=MODEL_KEYS + ["layer"], columns="metric", values="value").dropna().reset_index()
+        for _, models in wide.groupby("target"):
+            frames.append(models[MODEL_KEYS + ["layer"]].assign(
+                estimator=name, score=combine(*(models[p].to_numpy(float) for p in parts))))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=MODEL_KEYS + ["estimator", "layer", "score"])
 
 
 def zoo_truth(outcomes: pd.DataFrame, outcome_names: list[str], checkpoint: str) -> pd.DataFrame:
@@ -161,6 +189,8 @@ def leaderboard_layout(board: pd.DataFrame) -> Leaderboard:
         verdict = (f"Mean over targets: the best static baseline is {which} (τ_w {floor:+.2f}); "
                    + (f"interval entirely above it: {', '.join(above)}." if above
                       else "no estimator's interval lies entirely above it."))
+    if len(targets) == 2:  # one target: its mean row repeats it and the interval over targets is a point
+        verdict += " One target only: the mean row is that target's, its interval a single value."
     return Leaderboard(cells, best, baselines, pair, verdict)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from transferscope.metrics.benchmark_estimators import gbc, hscore_shrinkage, knn_accuracy, nleep, parc, sfda
 from transferscope.metrics.bootstrap import percentile_interval, rsa_bootstrap, sum_of_squares_bootstrap
 from transferscope.metrics.class_separation import sum_of_squares
-from transferscope.metrics.energy_collapse import etran_energy, ncti
+from transferscope.metrics.energy_collapse import etran_energy, etran_lda, ncti, ncti_terms
 from transferscope.metrics.intrinsic_dimension import twonn, twonn_subsets
 from transferscope.metrics.pactran import pactran_gauss
 from transferscope.metrics.rsa import count_constant_rows, rsa
@@ -154,5 +154,15 @@ register(LayerMetric("etran_energy", etran_energy, "ETran energy score", needs="
                      expected_sign=1, reference="Gholami et al. 2023", default=False))
 register(LayerMetric("ncti", ncti, "NCTI (unscaled S_seli + S_ncc − S_vc)", needs="features", higher_is_better=True,
                      expected_sign=1, reference="Wang et al. 2023", default=False))
+# The parts of the zoo-level ETran and NCTI (min-max scaled over the models ranked, transferscope.benchmark.zoo):
+# no direction of their own, so they are not ranked alone.
+register(LayerMetric("etran_lda", etran_lda, "ETran LDA score (part of the zoo-level ETran)", needs="features",
+                     reference="Gholami et al. 2023", default=False))
+register(LayerMetric("ncti_seli", lambda X, y: ncti_terms(X, y)[0], "NCTI S_seli (part of the zoo-level NCTI)",
+                     needs="features", reference="Wang et al. 2023", default=False))
+register(LayerMetric("ncti_ncc", lambda X, y: ncti_terms(X, y)[1], "NCTI S_ncc (part of the zoo-level NCTI)",
+                     needs="features", reference="Wang et al. 2023", default=False))
+register(LayerMetric("ncti_vc", lambda X, y: ncti_terms(X, y)[2], "NCTI S_vc (part of the zoo-level NCTI)",
+                     needs="features", reference="Wang et al. 2023", default=False))
 register(LayerMetric("pactran", lambda X, y: -pactran_gauss(X, y), "−PACTran-Gauss (nats)", needs="features",
                      higher_is_better=True, expected_sign=1, reference="Ding et al. 2022", default=False))
