@@ -138,19 +138,22 @@ def test_request_follows_the_largest_member_not_the_sum(tmp_path):
 
 
 CHILD = textwrap.dedent("""
-    import json, resource, sys
+    import json, re, sys
     from transferscope.ensembles.evaluate import build_table
     from transferscope.io import torch_load  # what the rule's script imports (torch, pandas)
     import torch
     rows = len(build_table(json.load(open(sys.argv[1])))) if len(sys.argv) > 1 else 0
-    print(rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KB on Linux -> MB
+    # VmHWM: this process's own peak; ru_maxrss keeps the forking parent's peak across exec (a big pytest worker)
+    hwm_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+    print(rows, hwm_kb / 1024)
 """)
 
 
 def peak_rss_mb(*args):
     """(rows, peak RSS in MB) of a fresh process that builds the table of the runs in the JSON file ``args[0]`` (or
-    only imports, without arguments). The child reports its own peak: RUSAGE_CHILDREN would also count earlier
-    children of this pytest process."""
+    only imports, without arguments). The child reports its own peak (VmHWM of its address space): RUSAGE_CHILDREN
+    would also count earlier children of this pytest process, and the child's ru_maxrss starts at the peak of the
+    worker it was forked from."""
     out = subprocess.run([sys.executable, "-c", CHILD, *map(str, args)], capture_output=True, text=True, check=True,
                          cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
     rows, rss = out.stdout.split()
