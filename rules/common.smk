@@ -210,11 +210,11 @@ def figure_params(fig):
 
 def figure_conditions():
     """Condition name of the table -> whether its figures are drawn in this run."""
+    layers = config["analysis"]["layers"]  # None: every tap
     conditions = {
         "always": True,
         "analysis": ANALYSIS,
-        "layers": ANALYSIS
-        and any(len(metric_taps(arch, config["analysis"]["layers"]) or "many") > 1 for arch in ARCHS),
+        "layers": ANALYSIS and (layers is None or any(len(metric_taps(arch, layers)) > 1 for arch in ARCHS)),
         "cka_finetune": ANALYSIS and bool(config["finetune"]["cka_samples"]),
         "ensembles": ENSEMBLES.enabled,
         "benchmark": BENCHMARK,

@@ -143,10 +143,18 @@ def leaderboard_table(zoo: pd.DataFrame, *, bootstrap: int, random_draws: int, s
 
 def headline_slice(board: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, str]]:
     """The rows of the headline (mode, outcome) of a leaderboard (mode full, outcome test_acc where present, else
-    its first slice) and that pair."""
+    its first slice), ``baseline`` as booleans whether read from CSV or not, and that pair."""
     pairs = list(dict.fromkeys(zip(board["mode"], board["outcome"])))
     pair = HEADLINE if HEADLINE in pairs else pairs[0]
-    return board[(board["mode"] == pair[0]) & (board["outcome"] == pair[1])], pair
+    head = board[(board["mode"] == pair[0]) & (board["outcome"] == pair[1])]
+    return head.assign(baseline=head["baseline"].astype(str).str.lower() == "true"), pair
+
+
+def reading_order(mean: pd.DataFrame) -> list[str]:
+    """Estimators of the mean rows (indexed by estimator) by mean τ_w, best first (undefined last), baselines
+    after the estimators: the order of the leaderboard's table and figure."""
+    return sorted(mean.index, key=lambda e: (bool(mean.loc[e, "baseline"]), -np.nan_to_num(mean.loc[e, "tau_w"],
+                                                                                           nan=-9)))
 
 
 class Leaderboard(NamedTuple):
@@ -165,11 +173,9 @@ class Leaderboard(NamedTuple):
 def leaderboard_layout(board: pd.DataFrame) -> Leaderboard:
     """:class:`Leaderboard` of ``board`` (``leaderboard.csv``'s rows)."""
     head, pair = headline_slice(board)
-    head = head.assign(baseline=head["baseline"].astype(str).str.lower() == "true")
     targets = [t for t in dict.fromkeys(head["target"]) if t != rank.MEAN_TARGET] + [rank.MEAN_TARGET]
     mean = head[head["target"] == rank.MEAN_TARGET].set_index("estimator")
-    order = sorted(mean.index, key=lambda e: (bool(mean.loc[e, "baseline"]), -np.nan_to_num(mean.loc[e, "tau_w"],
-                                                                                            nan=-9)))
+    order = reading_order(mean)
     rows = head.set_index(["estimator", "target"])
     top = {t: head[(head["target"] == t) & ~head["baseline"]]["tau_w"].max() for t in targets}
     cells = pd.DataFrame("", index=pd.Index(order, name="estimator"), columns=targets)

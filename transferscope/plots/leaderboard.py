@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from transferscope.benchmark.rank import MEAN_TARGET, RANDOM_BASELINE
-from transferscope.benchmark.zoo import headline_slice
+from transferscope.benchmark.zoo import headline_slice, reading_order
 from transferscope.plots.style import apply_style, save
 
 
@@ -19,10 +19,8 @@ def draw(leaderboard: str, zoo: str, out: str, style: dict | None = None) -> Non
     """``leaderboard``: leaderboard.csv; ``zoo``: benchmark_zoo.csv (scores and accuracies per model)."""
     style = apply_style(style)
     head, (mode, outcome) = headline_slice(pd.read_csv(leaderboard))
-    head = head.assign(baseline=head["baseline"].astype(str).str.lower() == "true")
     mean = head[head["target"] == MEAN_TARGET].set_index("estimator")
-    order = sorted(mean.index, key=lambda e: (bool(mean.loc[e, "baseline"]), np.nan_to_num(mean.loc[e, "tau_w"],
-                                                                                           nan=-9) * -1))
+    order = reading_order(mean)
     targets = [t for t in dict.fromkeys(head["target"]) if t != MEAN_TARGET]
     fig = plt.figure(figsize=(12, max(4.5, 0.32 * len(order) + 1.5)))
     grid = fig.add_gridspec(2, 2, width_ratios=(1.35, 1))
