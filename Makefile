@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_multiseed.py
 	$(BIN)/python benchmarks/bench_rtd_loss.py --repeats 1
 	$(BIN)/python benchmarks/bench_ph_backends.py --repeats 3
+	$(BIN)/python benchmarks/bench_step_cost.py --threads 2
 	$(BIN)/python benchmarks/bench_memory.py
 
 clean:

@@ -73,11 +73,12 @@ rule layer_metrics_finetuned:
 
 
 rule transferability:
-    """Seed-mean correlations (levels all, per source, per checkpoint; per-seed noise floor) of every metric × layer
-    with every fine-tuning outcome."""
+    """Seed-mean correlations (levels all, per source, per checkpoint, per fine-tuning eval point; per-seed noise
+    floor) of every metric × layer with every fine-tuning outcome; null band by config analysis.band."""
     input:
         metrics=f"{TABLES}/metrics.csv",
         outcomes=f"{TABLES}/outcomes.csv",
+        curves=f"{TABLES}/finetune_curves.csv",
     output:
         f"{TABLES}/transferability.csv",
     log:
@@ -89,6 +90,8 @@ rule transferability:
     params:
         n_boot=config["analysis"]["bootstrap"],
         seed=config["analysis"]["seed"],
+        band=config["analysis"]["band"],
+        pool=config["analysis"]["pool_archs"],
     script:
         "../workflow_scripts/transferability.py"
 

@@ -5,8 +5,11 @@ import transferscope
 # Config -> wildcard lists -> paths, in one place. Rules never hard-code a dataset or a number.
 from transferscope.config import (
     finetune_recipe,
+    model_pairs,
     mode_from_token,
     mode_token,
+    scratch_recipe,
+    target_eval_points,
     training_batches,
     used_datasets,
     uses_gpu,
@@ -20,6 +23,8 @@ DATASETS = used_datasets(config)
 SOURCES = config["sources"]
 TARGETS = config["targets"]
 ARCHS = config["archs"]
+# (source, arch) of every pre-trained model family: a pretrained: source comes in the architectures it has weights for
+MODELS = model_pairs(config)
 SEEDS = config["seeds"]
 CKPTS = config["pretrain"]["checkpoints"]
 MODES = [mode_token(m) for m in config["finetune"]["modes"]]
@@ -29,7 +34,8 @@ THREADS = config["threads"]
 # where they can apply: on device: cpu they are ignored and must not rerun anything.
 CUDA_OPTIONS = config["cuda"] if config["device"] != "cpu" else {}
 DEVICE_PARAMS = dict(device=config["device"], cuda=CUDA_OPTIONS)  # params of every training rule
-FINETUNE_PARAMS = dict(eval_points=config["finetune"]["eval_points"], **DEVICE_PARAMS)  # finetune's and scratch's
+# finetune's and scratch's: the target's eval points (finetune.target_eval_points, else finetune.eval_points)
+FINETUNE_PARAMS = dict(eval_points=lambda wc: target_eval_points(config, wc.target), **DEVICE_PARAMS)
 FIG_EXT = config["figures"]["format"]
 
 
@@ -96,7 +102,11 @@ def dataset_spec(wildcards):
 
 
 def mode_recipe(wildcards):
-    return finetune_recipe(config, wildcards.mode)
+    return finetune_recipe(config, wildcards.mode, wildcards.target)
+
+
+def scratch_target_recipe(wildcards):
+    return scratch_recipe(config, wildcards.target)
 
 
 def arch_weights(arch):
@@ -105,7 +115,12 @@ def arch_weights(arch):
 
 
 def finetune_results():
-    return expand(FINETUNE, target=TARGETS, source=SOURCES, arch=ARCHS, seed=SEEDS, ckpt=CKPTS, mode=MODES)
+    return [
+        path
+        for t in TARGETS
+        for s, a in MODELS
+        for path in expand(FINETUNE, target=t, source=s, arch=a, seed=SEEDS, ckpt=CKPTS, mode=MODES)
+    ]
 
 
 def scratch_results():
@@ -116,13 +131,7 @@ def scratch_results():
 
 def activation_grid():
     """Keys (source, arch, seed, checkpoint) of every pre-trained model: the ones whose activations are analysed."""
-    return [
-        dict(source=s, arch=a, seed=int(seed), checkpoint=c)
-        for s in SOURCES
-        for a in ARCHS
-        for seed in SEEDS
-        for c in CKPTS
-    ]
+    return [dict(source=s, arch=a, seed=int(seed), checkpoint=c) for s, a in MODELS for seed in SEEDS for c in CKPTS]
 
 
 def pretrained_activations():
@@ -134,7 +143,12 @@ def pretrained_activations():
 
 def run_metrics_tables():
     """Per pre-training run metrics tables (rule model_metrics), in the order of activation_grid()."""
-    return expand(MODEL_METRICS, target=TARGETS, source=SOURCES, arch=ARCHS, seed=SEEDS)
+    return [
+        path
+        for t in TARGETS
+        for s, a in MODELS
+        for path in expand(MODEL_METRICS, target=t, source=s, arch=a, seed=SEEDS)
+    ]
 
 
 def finetuned_activation_files(wildcards):
@@ -163,14 +177,14 @@ def rdm_model_file():
     return ACTS.format(
         target=choice.get("target", TARGETS[0]),
         source=choice.get("source", SOURCES[0]),
-        arch=ARCHS[0],
+        arch=next(a for s, a in MODELS if s == choice.get("source", SOURCES[0])),
         seed=choice.get("seed", SEEDS[0]),
         ckpt=choice.get("checkpoint", CKPTS[-1]),
     )
 
 
 def pretrain_logs():
-    return expand(PRETRAIN_LOG, source=SOURCES, arch=ARCHS, seed=SEEDS)
+    return [path for s, a in MODELS for path in expand(PRETRAIN_LOG, source=s, arch=a, seed=SEEDS)]
 
 
 # The imported package's directory, not workflow.basedir: in a module deployment that is the user's directory.

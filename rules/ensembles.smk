@@ -4,7 +4,7 @@
 # member 1; Local / Global DE members fine-tune the pre-trained checkpoints. The table and figures read only
 # the members' saved test-set probabilities, so new metrics never need retraining.
 from transferscope.ensembles.plan import EnsemblePlan
-from transferscope.resources import ensemble_table_memory
+from transferscope.resources import RuntimePolicy, ensemble_table_memory
 
 ENSEMBLE_DIR = "results/ensembles/{target}/{source}/{arch}/seed{seed}/rep{rep}/{method}"
 ENSEMBLE_MEMBER = f"{ENSEMBLE_DIR}/member{{k}}.pt"
@@ -38,6 +38,9 @@ ENSEMBLES = EnsemblePlan(
 
 
 ensemble_targets = ENSEMBLES.targets  # the tables; [] when the ensembles section is absent or disabled
+# Each member asks the time its work needs (epochs x steps x the architecture's cost at its side + the RTD loss's
+# homology; transferscope/resources.py), planned here, so a member no job could finish stops the plan.
+MEMBER_RUNTIME, MEMBER_RETRIES = ENSEMBLES.runtime_resource(RuntimePolicy.from_config(config), "cuda" if GPU else "cpu")
 
 
 rule ensemble_member:
@@ -55,11 +58,12 @@ rule ensemble_member:
         method=ENSEMBLES.method_pattern(),
         k=r"[0-9]+",
         rep=r"[0-9]+",
+    retries: MEMBER_RETRIES
     conda:
         "../envs/transferscope.yaml"
     threads: THREADS
     resources:
-        **training_resources("ensembles"),
+        **dict(training_resources("ensembles"), runtime=MEMBER_RUNTIME),
     params:
         **DEVICE_PARAMS,
         spec=lambda wc: ENSEMBLES.spec(wc.target, wc.seed, wc.method, wc.k, wc.rep),

@@ -27,7 +27,7 @@ rule finetune:
 
 
 rule scratch:
-    """From-scratch baseline: the target trained from a random network with the fine-tuning recipe."""
+    """From-scratch baseline: the target trained from a random network (recipe < scratch_recipe < target_recipes)."""
     input:
         target=DATA.replace("{dataset}", "{target}"),
     output:
@@ -43,7 +43,7 @@ rule scratch:
         **training_resources("finetune"),
     params:
         **FINETUNE_PARAMS,
-        recipe=config["finetune"]["recipe"],
+        recipe=scratch_target_recipe,
     script:
         "../workflow_scripts/scratch.py"
 

@@ -46,7 +46,7 @@ def test_config_accepts_pretrained_sources(weights_file):
 
 @pytest.mark.parametrize("edit, key", [
     (lambda c: c["pretrain"].__setitem__("checkpoints", ["step0", "final"]), "pretrain.checkpoints"),
-    (lambda c: c.__setitem__("archs", ["mnist_cnn", "small_resnet"]), "pretrained.rand"),
+    (lambda c: c["pretrained"]["rand"].__setitem__("no_such_arch", {"random": True}), "pretrained.rand"),
     (lambda c: c["pretrained"]["rand"]["mnist_cnn"].pop("random"), "pretrained.rand.mnist_cnn"),
     (lambda c: c["pretrained"]["rand"]["mnist_cnn"].__setitem__("path", "x.pth"), "pretrained.rand.mnist_cnn"),
     (lambda c: c["datasets"].__setitem__("rand", copy.deepcopy(TARGET)), "both a dataset"),

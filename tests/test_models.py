@@ -33,6 +33,113 @@ def test_vgg16_taps_small_input_and_head_replacement():
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 2)
 
 
+VGG_TAP_SHAPES = {"in": (2, 3, 32, 32), "pool1": (2, 64, 16, 16), "pool2": (2, 128, 8, 8), "pool3": (2, 256, 4, 4),
+                  "pool4": (2, 512, 2, 2), "pool5": (2, 512, 1, 1), "fc1": (2, 4096), "fc2": (2, 4096), "out": (2, 5)}
+
+
+@pytest.mark.parametrize("arch, n_convs, bn", [("vgg19", 16, False), ("vgg16_bn", 13, True)])
+def test_vgg19_and_vgg16_bn_taps_layers_and_reinit(arch, n_convs, bn):
+    """Thesis A's VGG16 half: VGG19 (CIFAR-10) and VGG16-BN (SegNet's encoder) with vgg16's taps; thesis A's
+    re-initialisation (conv5_3, fc1, fc2, head) leaves the earlier convs as they were."""
+    torch.manual_seed(0)
+    model = build_model(arch, 5, 3, 32).eval()
+    out = model(torch.randn(2, 3, 32, 32), taps=True)
+    assert tuple(out) == tap_names(arch) == tap_names("vgg16")
+    assert {k: tuple(v.shape) for k, v in out.items()} == VGG_TAP_SHAPES
+    assert torch.allclose(out["out"].exp().sum(1), torch.ones(2))
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == n_convs and len(layer_names(arch)) == n_convs + 3
+    assert layer_names(arch)[n_convs - 1] == ("conv5_4" if arch == "vgg19" else "conv5_3")
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.features) == (n_convs if bn else 0)
+    at = layer_names(arch).index("conv5_3")  # thesis A re-initialises conv5_3
+    assert [get_layer(model, f"conv{i}")[0] if bn else get_layer(model, f"conv{i}") for i in ("1_1", "5_3")] == \
+        [convs[0], convs[at]]
+    conv5_3 = get_layer(model, "conv5_3")
+    if bn:
+        conv5_3[1].weight.data.fill_(3.0)
+        conv5_3[1].running_mean.fill_(3.0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    reinit_layers(model, ["conv5_3", "fc1", "fc2", "head"], n_classes=4, generator_seed=1)
+    after = model.state_dict()
+    changed = {k for k in before if k in after and not torch.equal(before[k], after[k])}
+    i = list(model.features).index(convs[at])
+    expected = {f"features.{i}.weight", f"features.{i}.bias", "classifier.0.weight", "classifier.0.bias",
+                "classifier.3.weight", "classifier.3.bias", "classifier.6.weight", "classifier.6.bias"}
+    if bn:
+        expected |= {f"features.{i + 1}.weight", f"features.{i + 1}.running_mean"}  # its BatchNorm reset too
+        assert torch.equal(conv5_3[1].weight, torch.ones(512))
+        assert torch.equal(conv5_3[1].running_mean, torch.zeros(512))
+    assert changed == expected
+    assert model.classifier[6].out_features == 4 and get_layer(model, "fc3") is model.classifier[6]
+
+
+def test_vgg16_bn_freezing_a_prefix_freezes_its_batchnorms():
+    with torch.device("meta"):
+        model = build_model("vgg16_bn", 10, 3, 32)
+    frozen = freeze_prefix(model, "conv5_2")
+    assert frozen == list(layer_names("vgg16_bn")[:12])
+    bns = [m for m in model.features if isinstance(m, torch.nn.BatchNorm2d)]
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert not any(p.requires_grad for m in convs[:12] + bns[:12] for p in m.parameters())
+    assert all(p.requires_grad for m in (convs[12], bns[12]) for p in m.parameters())
+    assert all(p.requires_grad for p in model.classifier.parameters())
+    train_mode(model)
+    assert not any(bn.training for bn in bns[:12]) and bns[12].training and model.classifier.training
+    assert sum(p.numel() for p in get_layer(model, "conv1_1").parameters()) == 3 * 64 * 9 + 64 + 2 * 64
+
+
+@pytest.mark.slow  # a full-size VGG saved and loaded: ~5 s each
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19", "vgg16_bn"])
+def test_torchvision_vgg_weights_file_loads_with_every_key(tmp_path, arch):
+    """A torchvision state dict (``features.0.weight``, ``features.1.running_mean``, ..., ``classifier.6``) is a
+    ``pretrained:`` weights file of its arch: every key matches; a 1000-class head keeps our 10-class one."""
+    import torchvision
+
+    torch.manual_seed(0)
+    state = getattr(torchvision.models, arch)(weights=None).state_dict()
+    path = tmp_path / f"{arch}.pth"
+    torch.save(state, path)
+    model = model_from_weights_file(arch, 10, 3, 224, {"path": str(path), "sha256": sha256_of(path)})
+    own = model.state_dict()
+    assert set(arch_class(arch).convert_state_dict(state)) == set(own)
+    for key, value in state.items():
+        if not key.startswith("classifier.6."):
+            assert torch.equal(own[key], value), key
+    assert own["classifier.6.weight"].shape == (10, 4096)
+    assert ("features.1.running_mean" in own) == (arch == "vgg16_bn")
+
+
+def _forward_gmac(arch: str, in_channels: int, side: int) -> float:
+    """Multiply-accumulates of one forward pass of one image with 10 classes, in 10⁹: nn.Conv2d (output size ×
+    in_channels/groups × kh × kw) and nn.Linear (output size × in_features), counted by hooks on the meta device."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += output.numel() * module.in_channels // module.groups * kh * kw
+        else:
+            total += output.numel() * module.in_features
+
+    with torch.device("meta"):
+        model = build_model(arch, 10, in_channels, side)
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                module.register_forward_hook(count)
+        model(torch.empty(1, in_channels, side, side))
+    return total / 1e9
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_registered_forward_gmac_is_recounted(arch):
+    """Every ARCHS entry's forward_gmac is its forward pass at ref_side (RGB at 224 and 32 px, grey at 28 px)."""
+    spec = ARCHS[arch]
+    channels = {224: 3, 32: 3, 28: 1}[spec.ref_side]
+    counted = _forward_gmac(arch, channels, spec.ref_side)
+    assert spec.forward_gmac == pytest.approx(counted, rel=0.02), (arch, counted)
+
+
 def test_every_registered_arch_owns_its_names_head_and_conversion():
     for arch in ARCHS:
         cls = arch_class(arch)

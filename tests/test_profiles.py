@@ -43,13 +43,15 @@ def test_slurm_profile_uses_plugin_resource_names():
 
 
 def test_training_runtime_grows_with_attempt():
-    """The training resources are written once (rules/common.smk) and used by every training rule."""
+    """The training resources are written once (rules/common.smk) and used by every training rule; ensemble members
+    replace its runtime with their planned estimate (tests/test_runtime_requests.py)."""
     rules = {name: open(os.path.join(REPO, "rules", f"{name}.smk")).read()
              for name in ("common", "pretrain", "finetune", "ensembles")}
     assert rules["common"].count("runtime=lambda wc, attempt: 120 * attempt") == 1
     assert re.search(r"def training_resources\(role, sample=None\):[\s\S]*?return dict\(\s*gpu=GPU,", rules["common"])
-    uses = {name: len(re.findall(r"\*\*training_resources\(\"(\w+)\"", text)) for name, text in rules.items()}
+    uses = {name: len(re.findall(r"\*\*(?:dict\()?training_resources\(\"(\w+)\"", text)) for name, text in rules.items()}
     assert uses == {"common": 0, "pretrain": 1, "finetune": 2, "ensembles": 1}  # + scratch, ensemble_member
+    assert "training_resources(\"ensembles\"), runtime=MEMBER_RUNTIME" in rules["ensembles"]
 
 
 @pytest.mark.slow
@@ -97,9 +99,12 @@ def test_zoo_dry_run_plans_54_models_on_4_targets_in_2_modes(tmp_path):
 def test_thesis_vgg16_dry_run_needs_no_data_or_weights(tmp_path):
     out, _ = dry_run(tmp_path, "configs/thesis_a_vgg16.yaml")
     counts = {rule: len(b) for rule, b in job_blocks(out).items()}
-    assert counts["import_weights"] == 2 * 3  # imagenet + random_init, 3 seeds each
+    assert counts["import_weights"] == 7 * 3  # the thesis' seven sources, 3 seeds each
     assert "pretrain" not in counts
-    assert counts["prepare_dataset"] == 3 and counts["finetune"] == 2 * 3 * 3 and counts["scratch"] == 3 * 3
+    assert counts["prepare_dataset"] == 3 and counts["finetune"] == 7 * 3 * 3 and counts["scratch"] == 3 * 3
+    archs = {re.search(r"wildcards: source=(\w+), arch=(\w+)", b).groups() for b in job_blocks(out)["import_weights"]}
+    assert {arch for _, arch in archs} == {"vgg16", "vgg16_bn", "vgg19"}
+    assert ("segnet", "vgg16_bn") in archs and ("cifar10", "vgg19") in archs and len(archs) == 7
 
 
 @pytest.mark.slow

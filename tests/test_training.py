@@ -110,9 +110,9 @@ def test_epoch_draws_equal_per_step_draws():
     x = torch.rand(7, 2, 6, 6)
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     per_step = [augment(x[:4], g1, translate=2, hflip=True), augment(x[4:], g1, translate=2, hflip=True)]
-    offsets, flips = draw_augment(g2, [4, 3], translate=2, hflip=True)
-    assert offsets.shape == (2, 7) and flips.shape == (7,)
-    at_once = [apply_augment(x[:4], 2, offsets[:, :4], flips[:4]), apply_augment(x[4:], 2, offsets[:, 4:], flips[4:])]
+    draws = draw_augment(g2, [4, 3], translate=2, hflip=True)
+    assert draws.offsets.shape == (2, 7) and draws.flips.shape == (7,) and draws.boxes is None
+    at_once = [apply_augment(x[:4], 2, draws.part(slice(0, 4))), apply_augment(x[4:], 2, draws.part(slice(4, 7)))]
     assert all(torch.equal(a, b) for a, b in zip(per_step, at_once))
     assert torch.equal(g1.get_state(), g2.get_state())  # the generator is left where per-step draws leave it
 

@@ -73,10 +73,13 @@ def test_analysis_tables(finished_run):
     assert metrics.loc[metrics["metric"] == "logme", "ci_low"].isna().all()  # no interval where not cheap
     corr = pd.read_csv(finished_run / "results/tables/transferability.csv")
     assert {"spearman", "kendall", "weighted_tau", "pearson"} == set(corr["statistic"])
-    assert {"test_acc", "early_acc", "gain", "peak_gain", "auc"} == set(corr["outcome"])
+    assert {"test_acc", "early_acc", "gain", "peak_gain", "auc", "point_acc"} == set(corr["outcome"])
     n = corr.groupby("level")["n"].unique().to_dict()  # 2 sources × 2 checkpoints × 1 seed
     assert {level: list(v) for level, v in n.items()} == {"all": [4], "per_source": [2], "per_checkpoint": [2],
-                                                          "per_seed": [4], "per_seed_pooled": [4]}
+                                                          "per_seed": [4], "per_seed_pooled": [4], "per_point": [4]}
+    points = corr[corr["level"] == "per_point"]
+    assert list(dict.fromkeys(points["group"])) == ["step0", "epoch1", "final"]  # one ρ per eval point, in order
+    assert set(points["outcome"]) == {"point_acc"}
     assert "constant_rows" not in set(corr["metric"])
     spearman = corr[(corr["statistic"] == "spearman") & (corr["level"] == "all")].dropna(subset=["value"])
     assert spearman["ci_low"].notna().all()  # bootstrap interval (analysis.bootstrap, default 1000 resamples)

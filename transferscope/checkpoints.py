@@ -117,8 +117,9 @@ def model_from_weights_file(arch: str, n_classes: int, in_channels: int, image_s
     """``arch`` for C×S×S inputs and ``n_classes`` with the weights file ``weights`` = {path, sha256?} loaded.
 
     The model is first built (drawing its initialisation from the global RNG); a head of another size keeps that
-    initialisation, every other weight comes from the file.
+    initialisation, and so do the layers in ``weights["skip"]``; every other weight comes from the file.
     """
     model = build_model(arch, n_classes, in_channels, image_size)
-    load_pretrained_state(model, load_weights_file(weights["path"], weights.get("sha256")), str(weights["path"]))
+    load_pretrained_state(model, load_weights_file(weights["path"], weights.get("sha256")), str(weights["path"]),
+                          weights.get("skip", ()))
     return model

@@ -200,12 +200,12 @@ def _cross_check(config: dict, schema: dict) -> None:
     for i, mode in enumerate(config["finetune"]["modes"]):
         if mode.startswith("freeze:"):
             layer = mode.split(":", 1)[1]
-            for arch in config["archs"]:
+            for arch in model_archs(config):
                 if layer not in layer_names(arch):
                     problems.append(f"  finetune.modes[{i}]: layer {layer!r} is not a layer of {arch} ({layer_names(arch)})")
     from transferscope.models import metric_taps
 
-    for arch in config["archs"]:
+    for arch in model_archs(config):
         try:
             metric_taps(arch, config["analysis"]["layers"])
         except ValueError as error:
@@ -217,27 +217,64 @@ def _cross_check(config: dict, schema: dict) -> None:
             problems.append(f"  analysis.rdm_model.{key}: {rdm_model[key]!r} is not one of {allowed}")
     for section in ("pretrain", "finetune"):
         for layer in config[section]["recipe"].get("layer_lr", {}):
-            for arch in config["archs"]:
+            for arch in model_archs(config):
                 if layer not in layer_names(arch):
                     problems.append(f"  {section}.recipe.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")
     problems += _analysis_reference_problems(config)
     early = config["analysis"]["early_point"]
-    if early is not None and early not in config["finetune"]["eval_points"]:
+    own_points = config["finetune"].get("target_eval_points", {})
+    uses_default = set(config["targets"]) - set(own_points)  # targets whose eval points are finetune.eval_points
+    if early is not None and early not in config["finetune"]["eval_points"] and uses_default:
         problems.append(f"  analysis.early_point: {early!r} is not one of finetune.eval_points "
                         f"{config['finetune']['eval_points']}")
+    for target in config["targets"]:
+        if early is not None and target in own_points and early not in own_points[target]:
+            problems.append(f"  analysis.early_point: {early!r} is not one of finetune.target_eval_points.{target} "
+                            f"{own_points[target]}")
     for section in ("pretrain", "ensembles"):
         if (config.get(section) or {}).get("recipe", {}).get("lr_grid") is not None:
             problems.append(f"  {section}.recipe.lr_grid: only fine-tuning picks a learning rate on validation")
-    recipe_keys = set(config["finetune"]["recipe"])
-    for mode, override in config["finetune"]["mode_recipes"].items():
-        if mode not in config["finetune"]["modes"]:
-            problems.append(f"  finetune.mode_recipes.{mode}: not one of finetune.modes {config['finetune']['modes']}")
-        for key in set(override) - recipe_keys:
-            problems.append(f"  finetune.mode_recipes.{mode}.{key}: unknown recipe key (known: {sorted(recipe_keys)})")
+    problems += _recipe_override_problems(config, schema)
     problems += _benchmark_problems(config)
     problems += _ensemble_problems(config, schema)
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+
+
+def _recipe_override_problems(config: dict, schema: dict) -> list[str]:
+    """finetune.mode_recipes / target_recipes / scratch_recipe: keyed by a mode / target, recipe keys only, values
+    that the recipe schema accepts (checked without filling defaults: an override holds only what it sets), layer_lr
+    layers of every arch; target_eval_points keyed by a target."""
+    import jsonschema
+
+    from transferscope.models import layer_names
+
+    finetune, problems = config["finetune"], []
+    recipe_keys = set(finetune["recipe"])
+    values = jsonschema.Draft7Validator(schema["definitions"]["recipe"])
+    overrides = [(f"finetune.mode_recipes.{mode}", mode, "modes", override)
+                 for mode, override in finetune["mode_recipes"].items()]
+    overrides += [(f"finetune.target_recipes.{target}", target, "targets", override)
+                  for target, override in finetune.get("target_recipes", {}).items()]
+    overrides += [("finetune.scratch_recipe", None, None, finetune.get("scratch_recipe") or {})]
+    for where, key, allowed, override in overrides:
+        if allowed == "modes" and key not in finetune["modes"]:
+            problems.append(f"  {where}: not one of finetune.modes {finetune['modes']}")
+        elif allowed == "targets" and key not in config["targets"]:
+            problems.append(f"  {where}: not one of targets {config['targets']}")
+        for name in sorted(set(override) - recipe_keys):
+            problems.append(f"  {where}.{name}: unknown recipe key (known: {sorted(recipe_keys)})")
+        known = {name: value for name, value in override.items() if name in recipe_keys}
+        for error in sorted(values.iter_errors(known), key=lambda e: list(e.absolute_path)):
+            problems.append(f"  {where}.{_key_path(error)}: {_message(error)}")
+        for layer in known.get("layer_lr") or {}:
+            for arch in config["archs"]:
+                if layer not in layer_names(arch):
+                    problems.append(f"  {where}.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")
+    for target in finetune.get("target_eval_points", {}):
+        if target not in config["targets"]:
+            problems.append(f"  finetune.target_eval_points.{target}: not one of targets {config['targets']}")
+    return problems
 
 
 def _benchmark_problems(config: dict) -> list[str]:
@@ -445,13 +482,30 @@ def _check_pretrained_source(config: dict, i: int, name: str, datasets: dict) ->
     problems = []
     if name in datasets:
         problems.append(f"  sources[{i}]: {name!r} is both a dataset and a pretrained entry: rename one")
-    missing = [arch for arch in config["archs"] if arch not in config["pretrained"][name]]
-    if missing:
-        problems.append(f"  pretrained.{name}: no entry for arch(s) {missing} (archs: {config['archs']})")
     if config["pretrain"]["checkpoints"] != ["final"]:
         problems.append(f"  pretrain.checkpoints: source {name!r} is a pretrained weights entry whose only checkpoint "
                         "is 'final': set pretrain.checkpoints: [final]")
     return problems
+
+
+def model_pairs(config: dict) -> list[tuple[str, str]]:
+    """(source, arch) of every pre-trained model family, in ``sources`` order: a dataset source in every entry of
+    ``archs``; a ``pretrained:`` source in each architecture it has an entry for (those in ``archs`` first), so
+    thesis A's sources come in their own architectures (a VGG16-BN encoder, a CIFAR VGG19) beside VGG16 ones."""
+    pairs = []
+    for source in config["sources"]:
+        entry = config.get("pretrained", {}).get(source)
+        if entry is None or source in config["datasets"]:
+            archs = list(config["archs"])
+        else:
+            archs = [a for a in config["archs"] if a in entry] + [a for a in entry if a not in config["archs"]]
+        pairs += [(source, arch) for arch in archs]
+    return pairs
+
+
+def model_archs(config: dict) -> list[str]:
+    """Every architecture some model of the run has (``archs`` and the ``pretrained:`` sources' own)."""
+    return list(dict.fromkeys([*config["archs"], *(arch for _, arch in model_pairs(config))]))
 
 
 def used_datasets(config: dict) -> list[str]:
@@ -465,18 +519,38 @@ def used_datasets(config: dict) -> list[str]:
     return seen
 
 
-def finetune_recipe(config: dict, mode: str) -> dict:
-    """The fine-tuning recipe of ``mode`` (a mode or its path token): base recipe + ``mode_recipes`` override."""
-    mode = mode_from_token(mode)
-    return {**config["finetune"]["recipe"], **config["finetune"]["mode_recipes"].get(mode, {})}
+def finetune_recipe(config: dict, mode: str, target: str | None = None) -> dict:
+    """The fine-tuning recipe of ``mode`` (a mode or its path token) on ``target``: base recipe, then the
+    ``mode_recipes`` override, then the ``target_recipes`` one (later keys win)."""
+    finetune, mode = config["finetune"], mode_from_token(mode)
+    return {**finetune["recipe"], **finetune["mode_recipes"].get(mode, {}),
+            **finetune.get("target_recipes", {}).get(target, {})}
+
+
+def scratch_recipe(config: dict, target: str | None = None) -> dict:
+    """The recipe of ``target``'s from-scratch baseline: base recipe, then ``scratch_recipe``, then the
+    ``target_recipes`` override (mode_recipes do not apply: the baseline trains every layer)."""
+    finetune = config["finetune"]
+    return {**finetune["recipe"], **(finetune.get("scratch_recipe") or {}),
+            **finetune.get("target_recipes", {}).get(target, {})}
+
+
+def target_eval_points(config: dict, target: str) -> list[str]:
+    """Eval points of ``target``'s fine-tuning runs and scratch baseline: ``target_eval_points.<target>``, else
+    ``eval_points``."""
+    finetune = config["finetune"]
+    return list(finetune.get("target_eval_points", {}).get(target, finetune["eval_points"]))
 
 
 def training_batches(config: dict) -> dict[str, int]:
-    """Images per training batch of each training role: ``pretrain``, ``finetune`` (the largest over the modes'
-    recipes; scratch baselines use them too) and ``ensembles``: what a CPU training job's memory request allows for."""
-    modes = config["finetune"]["modes"]
+    """Images per training batch of each training role: ``pretrain``, ``finetune`` (the largest over the modes' and
+    targets' recipes and the scratch baselines') and ``ensembles``: what a CPU training job's memory request allows
+    for."""
+    modes, targets = config["finetune"]["modes"], config.get("targets") or [None]
+    finetune = [finetune_recipe(config, mode, target) for mode in modes for target in targets]
+    finetune += [scratch_recipe(config, target) for target in targets]
     batches = {"pretrain": int(config["pretrain"]["recipe"]["batch_size"]),
-               "finetune": max(int(finetune_recipe(config, mode)["batch_size"]) for mode in modes)}
+               "finetune": max(int(recipe["batch_size"]) for recipe in finetune)}
     ensembles = config.get("ensembles") or {}
     if ensembles.get("recipe"):
         batches["ensembles"] = int(ensembles["recipe"]["batch_size"])

@@ -42,11 +42,15 @@ class Preprocess:
     ``mean``/``std``: per-channel normalisation in 0..1 pixel units (C floats); ``size``: side length the network
     sees: a batch whose side differs is resized there (bilinear, antialiased), so a dataset is stored once at its
     native resolution (``input_size`` in a dataset spec) and never as an upsampled copy. None: as stored.
+    ``eval_crop``: fraction of the side an *evaluation* batch keeps, centred, before that resize (a dataset's
+    ``eval_crop``; thesis B's Resize 256 + CenterCrop 224 is 0.875); training batches (``train=True``) are never
+    centre-cropped. None: no crop.
     """
 
     mean: torch.Tensor  # float32 C
     std: torch.Tensor  # float32 C
     size: int | None = None
+    eval_crop: float | None = None
 
     def __post_init__(self) -> None:
         self.mean = torch.as_tensor(self.mean, dtype=torch.float32)
@@ -54,19 +58,32 @@ class Preprocess:
 
     @classmethod
     def of(cls, bundle: Bundle) -> "Preprocess":
-        """The preprocessing a bundle's ``meta`` asks for (mean, std, input_size)."""
-        return cls(bundle.meta["mean"], bundle.meta["std"], bundle.input_size)
+        """The preprocessing a bundle's ``meta`` asks for (mean, std, input_size, eval_crop)."""
+        return cls(bundle.meta["mean"], bundle.meta["std"], bundle.input_size, bundle.meta.get("eval_crop"))
 
     def to(self, device: torch.device | str) -> "Preprocess":
-        return Preprocess(self.mean.to(device), self.std.to(device), self.size)
+        return Preprocess(self.mean.to(device), self.std.to(device), self.size, self.eval_crop)
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 B×C×H×W -> float32 B×C×S×S: x/255, resized to S = ``size`` if H or W differ, (x - mean) / std."""
+    def __call__(self, images: torch.Tensor, train: bool = False) -> torch.Tensor:
+        """uint8 B×C×H×W -> float32 B×C×S×S: x/255, (evaluation only) the central ``eval_crop`` of the side, resized
+        to S = ``size`` (else the stored side) if the side differs, (x - mean) / std."""
         x = images.to(torch.float32).div_(255.0)
-        if self.size is not None and tuple(x.shape[-2:]) != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        side = self.size or x.shape[-1]
+        if self.eval_crop is not None and not train:
+            x = center_crop(x, self.eval_crop)
+        if tuple(x.shape[-2:]) != (side, side):
+            x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
         mean, std = self.mean.to(x.device), self.std.to(x.device)
         return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+def center_crop(x: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The central round(fraction × side) pixels of each side of B×C×H×W ``x``, placed as torchvision's
+    ``CenterCrop`` places them (offset round((H - h) / 2))."""
+    h, w = x.shape[-2:]
+    ch, cw = max(1, round(h * fraction)), max(1, round(w * fraction))
+    top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
+    return x[..., top:top + ch, left:left + cw]
 
 
 @torch.no_grad()

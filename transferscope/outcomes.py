@@ -11,6 +11,10 @@ One row per fine-tuned model (target, source, arch, seed, checkpoint, mode) and 
   *step* order as x (unit spacing, ≈ log time), whatever order the config lists the points in.
 ``OUTCOMES`` is the registry of these names with their figure labels (fractions in tables, percent in figures);
 the schema's ``analysis.outcome`` enum and the figures read it. Pure pandas on tidy tables, like ``tables``.
+
+``point_accuracy`` is not one outcome per model but the whole curve: test accuracy at every fine-tuning eval point
+(outcome ``POINT_OUTCOME``, one row per model and ``point``), what level ``per_point`` of
+``transferscope.analysis.correlate`` correlates point by point; ``point_order`` gives the points in training order.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ OUTCOMES = {
     "gain": "final gain over scratch (percentage points)",
     "peak_gain": "peak gain over scratch (percentage points)",
 }
+POINT_OUTCOME = "point_acc"  # test accuracy at one eval point (level per_point), not an OUTCOMES entry
 
 
 def _in_step_order(curves: pd.DataFrame) -> pd.DataFrame:
@@ -73,6 +78,26 @@ def outcome_table(finetune: pd.DataFrame, curves: pd.DataFrame, early_point: str
     table["seed"] = table["seed"].astype(int)
     return table[MODEL_KEYS + ["outcome", "value"]].sort_values(MODEL_KEYS + ["outcome"], kind="stable",
                                                                   ignore_index=True)
+
+
+def point_order(curves: pd.DataFrame) -> list[str]:
+    """Eval-point names in training order: by their mean index in step order within each model (so points whose step
+    differs between targets, e.g. epoch1, still sort where they are trained), ties in order of first appearance."""
+    if curves.empty:
+        return []
+    ordered = _in_step_order(curves)
+    index = ordered.groupby(MODEL_KEYS, sort=False).cumcount().rename("index")
+    first = {point: i for i, point in enumerate(dict.fromkeys(curves["point"]))}
+    mean = index.groupby(ordered["point"]).mean()
+    return sorted(mean.index, key=lambda point: (mean[point], first[point]))
+
+
+def point_accuracy(curves: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy of every fine-tuned model at every eval point: MODEL_KEYS, ``point``, ``outcome``
+    (= ``POINT_OUTCOME``), ``value``; scratch rows (the baseline) and missing accuracies are left out."""
+    rows = curves[(curves["source"] != "scratch") & curves["test_acc"].notna()]
+    table = rows[MODEL_KEYS + ["point"]].assign(outcome=POINT_OUTCOME, value=rows["test_acc"].astype(float))
+    return table.astype({"seed": int}).reset_index(drop=True)
 
 
 def transfer_summary(outcomes: pd.DataFrame) -> pd.DataFrame:

@@ -152,3 +152,153 @@ def ensemble_table_memory(scale: float = 1.0):
         return ENSEMBLE_TABLE.mem_mb(largest, attempt, scale)
 
     return mem_mb
+
+
+# Runtime requests (minutes) of ensemble members from the work they do: epochs × steps of the network (forward +
+# backward at the side the network sees) plus, for SSE-RTD members, the RTD loss, whose persistent homology runs on
+# the CPU whatever the device. Planned from the config alone (the registries' image counts, sides and forward
+# multiply-accumulates), so a dry run shows each member's request and the plan can refuse a member that no job of
+# the cluster's time limit could finish.
+# Sustained training throughput in GFLOP/s (6 FLOP per multiply-accumulate of the forward pass: 2 forward, 4
+# backward). cpu: the slowest of four architectures on the 2-core development machine (thesis A's CNN, 52 GFLOP/s;
+# ResNet-50 at 224 px reached 152, benchmarks/bench_step_cost.py, benchmarks/README.md "Step cost"), so small
+# networks are not under-asked; cuda: NVIDIA's published float32 training rate of ResNet-50 on an A100 (≈ 400
+# images/s ≈ 10 TFLOP/s), rounded down (no GPU was measured here). Override either with `runtime.gflops` from
+# your own pretrain.csv's images_per_s (GFLOP/s = images_per_s × 6 × forward GMAC of the architecture at its side).
+TRAIN_GFLOPS = {"cpu": 50.0, "cuda": 8000.0}
+# Seconds of one RTD loss step at P points per backend (forward + backward of the loss, 2048-d features, card 50,
+# 2 threads; benchmarks/README.md "RTD loss" and "Persistent-homology backends"); log-log interpolation between
+# them, the last segment's slope beyond. giotto-ph's 64-point step included loading the library, so it starts at 128.
+RTD_STEP_SECONDS = {"gudhi": ((64, 0.47), (128, 4.1), (256, 44.7)), "giotto": ((128, 0.29), (256, 1.25))}
+
+
+def rtd_step_seconds(points: int, backend: str = "gudhi") -> float:
+    """Seconds of one RTD loss step on ``points`` points with ``backend`` (:data:`RTD_STEP_SECONDS`)."""
+    table = RTD_STEP_SECONDS[backend]
+    if points <= table[0][0]:
+        return table[0][1] * (points / table[0][0])  # below the smallest measurement: no cheaper than linear
+    for (p0, s0), (p1, s1) in zip(table, table[1:]):
+        if points <= p1 or (p1, s1) == table[-1]:
+            slope = math.log(s1 / s0) / math.log(p1 / p0)
+            return s0 * (points / p0) ** slope
+    return table[0][1]  # a one-entry table
+
+
+def forward_gflop(arch: str, side: int) -> float:
+    """GFLOP of one image's forward pass through ``arch`` at ``side`` px: 2 × the registry's multiply-accumulates at
+    its ``ref_side``, scaled by (side / ref_side)² (exact for the convolutions, an upper bound below ref_side for
+    networks whose linear layers read a flattened map)."""
+    from transferscope.models.specs import ARCHS
+
+    spec = ARCHS[arch]
+    return 2.0 * spec.forward_gmac * (side / spec.ref_side) ** 2
+
+
+@dataclass(frozen=True)
+class TrainingWork:
+    """What one training job computes: ``epochs`` over ``train_images`` in batches of ``batch_size`` at ``side`` px
+    through ``arch``, then one forward pass over ``eval_images``; ``rtd_points`` (None: no RTD term) the points of
+    each step's RTD loss under ``rtd_backend``."""
+
+    arch: str
+    side: int
+    train_images: int
+    eval_images: int
+    epochs: int
+    batch_size: int
+    rtd_points: int | None = None
+    rtd_backend: str = "gudhi"
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * math.ceil(self.train_images / self.batch_size)
+
+    def minutes(self, device: str, gflops: float | None = None, overhead_min: float = 5.0) -> float:
+        """Estimated wall-clock minutes on ``device`` (``cpu`` or ``cuda``) at ``gflops`` sustained training GFLOP/s
+        (default :data:`TRAIN_GFLOPS`), plus ``overhead_min`` for start-up, data loading and saving."""
+        rate = gflops or TRAIN_GFLOPS[device]
+        per_image = 3.0 * forward_gflop(self.arch, self.side) / rate  # forward + backward, seconds
+        seconds = self.steps * self.batch_size * per_image + self.eval_images * per_image / 3.0
+        if self.rtd_points:
+            seconds += self.steps * rtd_step_seconds(self.rtd_points, self.rtd_backend)
+        return overhead_min + seconds / 60.0
+
+
+def planned_images(config: dict, dataset: str) -> tuple[int, int, int] | None:
+    """(train images, evaluation images, side the networks see) of a configured dataset, from the source
+    registry's counts before any derivation (an upper bound: subsets and carves only shrink it) and its
+    ``input_size`` / last ``resize`` or ``pad`` / ``image_size`` / native side; None when the files decide."""
+    from transferscope.data.sources import get_source
+
+    spec = config["datasets"][dataset]
+    source = get_source(spec["source"])
+    sizes = [op["size"] for op in spec.get("derive") or [] if op.get("op") in ("resize", "pad")]
+    side = spec.get("input_size") or (sizes[-1] if sizes else None) or spec.get("image_size") or source.side
+    if source.images is None or side is None:
+        return None
+    train, test = source.images
+    return train, (test or train), int(side)
+
+
+@dataclass(frozen=True)
+class RuntimePolicy:
+    """How estimates become requests (config section ``runtime``): ``scale`` × estimate, rounded up to whole
+    minutes, × attempt; never above ``max_minutes`` (the time limit of the partition the jobs go to; None: no
+    limit). A job whose first request would exceed it is a config error at plan time, unless ``span_jobs``: then
+    it asks ``max_minutes`` on every try and resumes from its per-epoch state, and its rule gets enough retries for
+    ``ceil(scale × estimate / max_minutes)`` jobs plus ``spare_retries``. ``fallback`` is the request per attempt
+    of a job without an estimate."""
+
+    scale: float = 1.5
+    max_minutes: int | None = None
+    span_jobs: bool = False
+    gflops: dict | None = None
+    fallback: int = 120
+    spare_retries: int = 2
+
+    @classmethod
+    def from_config(cls, config: dict) -> RuntimePolicy:
+        section = dict(config.get("runtime") or {})
+        gflops = {device: rate for device, rate in (section.pop("gflops", None) or {}).items() if rate}
+        return cls(**section, gflops=gflops or None)
+
+    def estimate(self, work: TrainingWork | None, device: str) -> float | None:
+        """Minutes ``work`` takes on ``device``, × scale (None without work)."""
+        if work is None:
+            return None
+        return self.scale * work.minutes(device, (self.gflops or {}).get(device))
+
+    def jobs_needed(self, minutes: float | None) -> int:
+        """SLURM jobs a job of ``minutes`` (scaled) needs under ``max_minutes``."""
+        if minutes is None or not self.max_minutes:
+            return 1
+        return max(1, math.ceil(minutes / self.max_minutes))
+
+    def request(self, minutes: float | None, attempt: int) -> int:
+        """Minutes to ask on the ``attempt``-th try (1-based) of a job estimated at ``minutes`` (scaled)."""
+        asked = self.fallback * attempt if minutes is None else math.ceil(minutes) * attempt
+        return min(asked, self.max_minutes) if self.max_minutes else asked
+
+    def retries(self, estimates) -> int | None:
+        """Retries a rule needs so its longest job can span jobs (None: leave the profile's)."""
+        most = max((self.jobs_needed(m) for m in estimates), default=1)
+        return most - 1 + self.spare_retries if self.span_jobs and most > 1 else None
+
+    def check(self, estimates: dict[str, float | None], what: str = "job") -> None:
+        """Raise a ``ConfigError`` naming every ``label`` whose scaled estimate exceeds ``max_minutes`` (unless
+        ``span_jobs``)."""
+        if not self.max_minutes or self.span_jobs:
+            return
+        over = {label: m for label, m in estimates.items() if m is not None and m > self.max_minutes}
+        if over:
+            from transferscope.config import ConfigError
+
+            lines = [f"  {label}: estimated {m:,.0f} min (× runtime.scale {self.scale:g} included)"
+                     for label, m in sorted(over.items(), key=lambda item: -item[1])]
+            raise ConfigError(
+                f"invalid configuration: {len(over)} {what}(s) would run longer than runtime.max_minutes = "
+                f"{self.max_minutes} (the partition's time limit):\n" + "\n".join(lines) + "\n"
+                "  Fix: set runtime.span_jobs: true (each job asks runtime.max_minutes and resumes from its "
+                "per-epoch state on the next try; the rule gets the retries it needs), or make it cheaper (e.g. "
+                "ensembles.rtd.backend: giotto, fewer rtd points), or raise runtime.max_minutes on a partition "
+                "that allows it (README \"Resources, GPUs and profiles\").")

@@ -36,6 +36,7 @@ def build_bundle(name: str, spec: dict, data_root: str | Path = "data", download
         "mean": mean,
         "std": std,
         "input_size": spec.get("input_size"),
+        **({"eval_crop": spec["eval_crop"]} if spec.get("eval_crop") else {}),
         **{f"origin_{k}": v for k, v in raw.meta.items()},
     }
     return Bundle(images.contiguous(), labels, split, list(raw.classes), meta)

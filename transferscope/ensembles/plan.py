@@ -32,6 +32,7 @@ from transferscope.ensembles.losses.registry import defaults, spec_needs, term
 from transferscope.ensembles.schedule import member_recipe
 from transferscope.ensembles.spec import MemberSpec
 from transferscope.ensembles.variants import CYCLE_KEYS, apply_overrides, directory_name, parse_variant, variant_name
+from transferscope.resources import RuntimePolicy, TrainingWork, planned_images
 from transferscope.runtime import derive_seed
 
 FIRST = "first"
@@ -282,6 +283,57 @@ class EnsemblePlan:
         return MemberSpec(**common, role="cycle", start=kind.start,
                           recipe=member_recipe(ens["recipe"], k, cycle_lr, ens["cycle_epochs"]),
                           freeze=options.get("freeze"), terms={n: o for n, o in options.items() if n != "freeze"})
+
+    def member_work(self, target: str, seed, method: str, k, rep=1) -> TrainingWork | None:
+        """What member ``k``'s job computes (for its runtime request), or None where the dataset's size is known only
+        from its files (an image folder)."""
+        planned = planned_images(self.config, target)
+        if planned is None:
+            return None
+        train, evaluate, side = planned
+        spec = self.member_spec(target, seed, method, k, rep)
+        rtd = spec.terms.get("rtd")
+        points = (rtd.get("points") or spec.recipe["batch_size"]) if rtd is not None else None
+        return TrainingWork(self.ens["arch"], side, train, evaluate, int(spec.recipe["epochs"]),
+                            int(spec.recipe["batch_size"]), points, (rtd or {}).get("backend") or "gudhi")
+
+    def member_jobs(self) -> list[tuple[str, int, str, int, int]]:
+        """(target, seed, directory, k, replicate) of every member job, once."""
+        jobs: dict = {}
+        for run in self.runs():
+            for k in range(1, self.members_of(run["method"]) + 1):
+                directory, kk = self.owner(run["method"], k)
+                jobs[(run["target"], run["seed"], directory, kk, run["replicate"])] = None
+        return list(jobs)
+
+    def runtime_estimates(self, policy: RuntimePolicy, device: str) -> dict[tuple, float | None]:
+        """Scaled minutes of every member job (:meth:`member_jobs` keys; None: unknown before the data exist)."""
+        return {job: policy.estimate(self.member_work(*job[:4], rep=job[4]), device) for job in self.member_jobs()}
+
+    @staticmethod
+    def estimate_labels(estimates: dict[tuple, float | None]) -> dict[str, float | None]:
+        """The longest estimate of each variant's member k over targets, seeds and replicates, labelled
+        ``"<variant directory> member <k>"`` (how a plan-time error names them)."""
+        out: dict[str, float | None] = {}
+        for (_, _, directory, k, _), minutes in estimates.items():
+            label = f"{directory} member {k}"
+            if minutes is not None and (out.get(label) is None or minutes > out[label]):
+                out[label] = minutes
+            out.setdefault(label, minutes)
+        return out
+
+    def runtime_resource(self, policy: RuntimePolicy, device: str):
+        """Rule ``ensemble_member``'s ``runtime`` (a callable of wildcards and attempt) and ``retries`` (None: the
+        profile's) under ``policy`` on ``device``; raises ``ConfigError`` naming every variant's member whose
+        estimate exceeds ``runtime.max_minutes`` (unless it may span jobs)."""
+        estimates = self.runtime_estimates(policy, device)
+        policy.check(self.estimate_labels(estimates), "ensemble member")
+
+        def runtime(wildcards, attempt):
+            job = (wildcards.target, int(wildcards.seed), wildcards.method, int(wildcards.k), int(wildcards.rep))
+            return policy.request(estimates.get(job), attempt)
+
+        return runtime, policy.retries(estimates.values())
 
     def spec(self, target: str, seed, method: str, k, rep=1) -> dict:
         """:meth:`member_spec` as the rule's params (a plain dict, ``MemberSpec.to_params``)."""

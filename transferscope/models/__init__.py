@@ -67,20 +67,43 @@ def build_model(arch: str, n_classes: int, in_channels: int, image_size: int) ->
     return arch_class(arch)(n_classes=n_classes, in_channels=in_channels, image_size=image_size)
 
 
-def load_pretrained_state(model: TapModel, state: dict, origin: str) -> None:
+def layer_state_keys(model: TapModel, names) -> set[str]:
+    """State-dict keys of the named layers' parameters and buffers (``head``: the classifier)."""
+    prefix = {id(module): name for name, module in model.named_modules()}
+    keys = set()
+    for name in names:
+        layer = get_layer(model, model.head_name if name == "head" else name)
+        for module in layer.modules():
+            if id(module) in prefix:
+                keys |= {f"{prefix[id(module)]}.{key}" for key in module.state_dict(keep_vars=True)
+                         if "." not in key}
+    return keys
+
+
+def load_pretrained_state(model: TapModel, state: dict, origin: str, skip=()) -> None:
     """Load a pre-trained state dict (in the reference implementation's key names) into ``model``.
 
-    Head weights that do not fit (e.g. ImageNet's 1000 classes) are skipped and keep their initialisation; every
-    other key must match. ``origin`` (a path) names the source in errors.
+    Head weights that do not fit (e.g. ImageNet's 1000 classes) are skipped and keep their initialisation, and so
+    are the layers named in ``skip`` (a file whose classifier has other shapes: a CIFAR VGG19's 512-wide one);
+    every other key must match. ``origin`` (a path) names the source in errors.
     """
     state = type(model).convert_state_dict(state)
     head_keys = model.head_state_keys()
+    skipped = layer_state_keys(model, skip)
     own = model.state_dict()
-    state = {k: v for k, v in state.items() if not (k in head_keys and (k not in own or own[k].shape != v.shape))}
+    state = {k: v for k, v in state.items()
+             if k not in skipped and not (k in head_keys and (k not in own or own[k].shape != v.shape))}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or [k for k in missing if k not in head_keys]:
+    unexpected = [k for k in unexpected if not _under(k, skipped)]
+    if unexpected or [k for k in missing if k not in head_keys and k not in skipped]:
         raise ValueError(f"weights file {origin} does not fit {type(model).__name__}: missing {missing[:5]}, "
                          f"unexpected {unexpected[:5]}")
+
+
+def _under(key: str, skipped: set[str]) -> bool:
+    """Whether ``key`` lies in the top-level container of a skipped layer (``classifier``): a file's keys there may
+    be numbered otherwise (a CIFAR VGG19's ``classifier.1`` is torchvision's ``classifier.0``)."""
+    return key.split(".", 1)[0] in {k.split(".", 1)[0] for k in skipped}
 
 
 def get_layer(model: TapModel, name: str) -> nn.Module:

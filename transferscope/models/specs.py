@@ -16,7 +16,10 @@ class ArchSpec:
     """``layer_names``: parameterised layers in forward order (``freeze:<layer>`` freezes this prefix);
     ``tap_names``: activations ``forward(x, taps=True)`` returns, ``in`` first and ``out`` (the head) last;
     ``stage_taps``: the conv-map taps ending its stages (every one B×C×H×W; what ensemble members save pooled);
-    ``head_name``: the final classifier layer (an ``nn.Linear``); ``cls``: ``"module:Class"`` of the model."""
+    ``head_name``: the final classifier layer (an ``nn.Linear``); ``cls``: ``"module:Class"`` of the model;
+    ``forward_gmac``: multiply-accumulates of one forward pass of one image at ``ref_side`` px, in 10⁹ (conv and
+    linear layers, 10 classes; tests/test_models.py recounts them on the meta device), which the runtime requests
+    scale by side² (``transferscope.resources``)."""
 
     name: str
     cls: str
@@ -24,6 +27,8 @@ class ArchSpec:
     tap_names: tuple[str, ...]
     stage_taps: tuple[str, ...]
     head_name: str
+    forward_gmac: float
+    ref_side: int
 
     @property
     def penultimate(self) -> str:
@@ -37,32 +42,45 @@ class ArchSpec:
         return getattr(importlib.import_module(module), name)
 
 
-_VGG16_CONVS = tuple(f"conv{b}_{i}" for b, n in zip(range(1, 6), (2, 2, 3, 3, 3)) for i in range(1, n + 1))
+def _vgg_convs(per_block: tuple[int, ...]) -> tuple[str, ...]:
+    """conv<block>_<i> for the five conv blocks of a VGG with ``per_block`` convs in each."""
+    return tuple(f"conv{b}_{i}" for b, n in enumerate(per_block, start=1) for i in range(1, n + 1))
+
+
+_VGG16_CONVS = _vgg_convs((2, 2, 3, 3, 3))
+_VGG19_CONVS = _vgg_convs((2, 2, 4, 4, 4))
+_VGG_TAPS = ("in", "pool1", "pool2", "pool3", "pool4", "pool5", "fc1", "fc2", "out")
+_VGG_STAGES = ("pool1", "pool2", "pool3", "pool4", "pool5")  # five conv blocks, each ending in a max-pool
 
 ARCHS: dict[str, ArchSpec] = {spec.name: spec for spec in (
     ArchSpec("mnist_cnn", "transferscope.models.mnist_cnn:MnistCNN",
              layer_names=("conv1", "conv2", "fc1", "fc2"),
              tap_names=("in", "conv1", "pool1", "conv2", "pool2", "fc1", "out"),
              stage_taps=("pool1", "pool2"),  # each conv block's output after pooling and ReLU
-             head_name="fc2"),
+             head_name="fc2", forward_gmac=0.00263, ref_side=28),
     ArchSpec("small_resnet", "transferscope.models.small_resnet:SmallResNet",
              layer_names=("stem", "stage1", "stage2", "stage3", "fc"),
              tap_names=("in", "stem", "stage1", "stage2", "stage3", "pool", "out"),
              stage_taps=("stem", "stage1", "stage2", "stage3"),
-             head_name="fc"),
+             head_name="fc", forward_gmac=0.0125, ref_side=32),
     ArchSpec("mlp", "transferscope.models.mlp:MLP",  # the benchmark zoo's non-convolutional family
              layer_names=("fc1", "fc2", "fc3"),
              tap_names=("in", "fc1", "fc2", "out"),
              stage_taps=(),  # no conv maps: not an ensemble architecture
-             head_name="fc3"),
+             head_name="fc3", forward_gmac=0.000235, ref_side=28),
     ArchSpec("vgg16", "transferscope.models.torchvision_models:VGG16Taps",  # thesis A's VGG taps
-             layer_names=_VGG16_CONVS + ("fc1", "fc2", "fc3"),
-             tap_names=("in", "pool1", "pool2", "pool3", "pool4", "pool5", "fc1", "fc2", "out"),
-             stage_taps=("pool1", "pool2", "pool3", "pool4", "pool5"),  # five conv blocks, each ending in a max-pool
-             head_name="fc3"),
+             layer_names=_VGG16_CONVS + ("fc1", "fc2", "fc3"), tap_names=_VGG_TAPS, stage_taps=_VGG_STAGES,
+             head_name="fc3", forward_gmac=15.47, ref_side=224),
+    ArchSpec("vgg19", "transferscope.models.torchvision_models:VGG19Taps",  # thesis A's VGG16 half: CIFAR-10 VGG19
+             layer_names=_VGG19_CONVS + ("fc1", "fc2", "fc3"), tap_names=_VGG_TAPS, stage_taps=_VGG_STAGES,
+             head_name="fc3", forward_gmac=19.63, ref_side=224),
+    ArchSpec("vgg16_bn", "transferscope.models.torchvision_models:VGG16BNTaps",  # thesis A: SegNet's VGG16-BN encoder
+             layer_names=_VGG16_CONVS + ("fc1", "fc2", "fc3"),  # each conv layer with its BatchNorm
+             tap_names=_VGG_TAPS, stage_taps=_VGG_STAGES,
+             head_name="fc3", forward_gmac=15.47, ref_side=224),  # BatchNorm not counted (conv and linear only)
     ArchSpec("resnet50", "transferscope.models.torchvision_models:ResNet50Taps",
              layer_names=("stem", "layer1", "layer2", "layer3", "layer4", "fc"),
              tap_names=("in", "stem", "layer1", "layer2", "layer3", "layer4", "pool", "out"),
              stage_taps=("layer1", "layer2", "layer3", "layer4"),  # thesis B's ResNet-50 stages 2-5 (conv2_x..conv5_x)
-             head_name="fc"),
+             head_name="fc", forward_gmac=4.09, ref_side=224),
 )}

@@ -1,4 +1,5 @@
-"""torchvision VGG16 and ResNet-50 with named taps (weights come from local files: ``transferscope.checkpoints``)."""
+"""torchvision VGG16, VGG19, VGG16-BN and ResNet-50 with named taps (weights come from local files:
+``transferscope.checkpoints``)."""
 from __future__ import annotations
 
 import torch
@@ -8,22 +9,39 @@ import torch.nn.functional as F
 from transferscope.models.base import TapModel
 
 
-class VGG16Taps(TapModel, arch="vgg16"):
-    """torchvision VGG16; taps in, pool1..pool5, fc1, fc2, out (thesis A's VGG taps)."""
+class VGGTaps(TapModel):
+    """A torchvision VGG (``torchvision_constructor``: the name of its constructor in ``torchvision.models``, e.g.
+    ``vgg16``, ``vgg16_bn``); taps in, pool1..pool5, fc1, fc2, out (thesis A's VGG taps).
+
+    The modules stay where torchvision has them (``features``, ``avgpool``, ``classifier``), so torchvision state
+    dicts load unconverted. Named layers: one per conv (``layer_names`` up to fc1) and fc1..fc3; in a batch-norm
+    variant a conv's layer is the conv with its BatchNorm (an ``nn.Sequential`` that views both, not registered
+    as a module of its own), so freezing, re-initialising or giving a layer its own lr covers the BatchNorm too.
+    """
+
+    torchvision_constructor = ""
 
     def __init__(self, n_classes: int = 1000, in_channels: int = 3, image_size: int = 224):
         super().__init__()
-        from torchvision.models import vgg16
+        import torchvision.models
 
-        net = vgg16(weights=None)
+        net = getattr(torchvision.models, self.torchvision_constructor)(weights=None)
         self.features = net.features
         self.avgpool = net.avgpool
         self.classifier = net.classifier
         if n_classes != 1000:
             self.classifier[6] = nn.Linear(4096, n_classes)
         # names of modules for layer-wise freezing / re-init
-        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
-        self._layers = dict(zip(self.layer_names[:13], convs))
+        conv_names = self.layer_names[:-3]
+        convs = [i for i, m in enumerate(self.features) if isinstance(m, nn.Conv2d)]
+        if len(convs) != len(conv_names):
+            raise RuntimeError(f"{self.torchvision_constructor} has {len(convs)} convs, {type(self).__name__} names "
+                               f"{len(conv_names)}")
+        self._layers: dict[str, nn.Module] = {}
+        for name, i in zip(conv_names, convs):
+            bn = self.features[i + 1]
+            self._layers[name] = nn.Sequential(self.features[i], bn) if isinstance(bn, nn.BatchNorm2d) \
+                else self.features[i]
         self._layers.update(fc1=self.classifier[0], fc2=self.classifier[3], fc3=self.classifier[6])
 
     def named_layer(self, name: str) -> nn.Module:
@@ -32,14 +50,18 @@ class VGG16Taps(TapModel, arch="vgg16"):
         return self._layers[name]
 
     def set_layer(self, name: str, module: nn.Module) -> None:
-        """Replace the layer in its slot of ``features`` / ``classifier`` (the layers are not attributes here)."""
+        """Replace the layer in its slot of ``features`` / ``classifier`` (the layers are not attributes here); a
+        conv with its BatchNorm is replaced by an ``nn.Sequential`` (conv, BatchNorm)."""
         old = self.named_layer(name)
-        for container in (self.features, self.classifier):
-            for i, m in enumerate(container):
-                if m is old:
-                    container[i] = module
-                    self._layers[name] = module
-                    return
+        parts_old, parts_new = (list(old), list(module)) if isinstance(old, nn.Sequential) else ([old], [module])
+        if len(parts_new) != len(parts_old):
+            raise ValueError(f"layer {name!r} of {type(self).__name__} is {len(parts_old)} modules, not "
+                             f"{len(parts_new)}")
+        for old_part, new_part in zip(parts_old, parts_new):
+            container, i = next((c, i) for c in (self.features, self.classifier) for i, m in enumerate(c)
+                                if m is old_part)
+            container[i] = new_part
+        self._layers[name] = module
 
     def forward(self, x: torch.Tensor, taps: bool = False):
         out = {"in": x}
@@ -57,6 +79,24 @@ class VGG16Taps(TapModel, arch="vgg16"):
         x = F.log_softmax(self.classifier[6](x), dim=1)
         out["out"] = x
         return out if taps else x
+
+
+class VGG16Taps(VGGTaps, arch="vgg16"):
+    """torchvision VGG16 (13 convs); thesis A's VGG taps."""
+
+    torchvision_constructor = "vgg16"
+
+
+class VGG19Taps(VGGTaps, arch="vgg19"):
+    """torchvision VGG19 (16 convs: conv3_4, conv4_4, conv5_4 more than VGG16)."""
+
+    torchvision_constructor = "vgg19"
+
+
+class VGG16BNTaps(VGGTaps, arch="vgg16_bn"):
+    """torchvision VGG16-BN: VGG16's 13 convs, each followed by a BatchNorm (part of the conv's named layer)."""
+
+    torchvision_constructor = "vgg16_bn"
 
 
 class ResNet50Taps(TapModel, arch="resnet50"):

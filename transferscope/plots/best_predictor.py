@@ -36,7 +36,7 @@ def draw(transferability: str, metrics: str, outcomes: str, out: str, style: dic
         sub = corr[corr["target"] == target]
         best = sub.loc[sub["value"].abs().idxmax()]
         x = met[(met["target"] == target) & (met["metric"] == best["metric"]) & (met["layer"] == best["layer"])
-                & (met["arch"] == best["arch"])]
+                & met["arch"].isin(str(best["arch"]).split("+"))]  # analysis.pool_archs: "vgg16+vgg19"
         merged = seed_mean(x, MODEL, ["value"]).merge(res, on=MODEL)
         sns.scatterplot(merged, x="value", y="y", hue="source", style="checkpoint", s=60, ax=ax)
         ax.set(title=f"target {target}: {best['metric']} @ {best['layer']}\n"

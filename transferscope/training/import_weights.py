@@ -31,7 +31,7 @@ def imported_blob(*, source: str, arch: str, seed: int, entry: dict) -> dict:
         model = build_model(arch, n_classes, channels, size)
         origin = "random initialisation"
     elif entry.get("path"):
-        weights = {"path": entry["path"], "sha256": entry.get("sha256")}
+        weights = {"path": entry["path"], "sha256": entry.get("sha256"), "skip": entry.get("skip", [])}
         model = model_from_weights_file(arch, n_classes, channels, size, weights)
         origin = str(entry["path"])
     else:

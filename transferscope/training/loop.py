@@ -140,19 +140,17 @@ def epoch_batches(data: TensorData, generator: torch.Generator, batch_size: int,
     n = len(data.y_train)
     translate, hflip = augment.get("translate", 0), augment.get("hflip", False)
     order = torch.randperm(n, generator=generator).to(device)
-    offsets, flips = draw_augment(generator, [min(batch_size, n - i) for i in range(0, n, batch_size)], translate,
-                                  hflip)
-    offsets = None if offsets is None else offsets.to(device)
-    flips = None if flips is None else flips.to(device)
+    draws = draw_augment(generator, [min(batch_size, n - i) for i in range(0, n, batch_size)], translate, hflip,
+                         augment.get("resized_crop")).to(device)
+    augmenting = any(t is not None for t in draws)
 
     def batches():
         for b in range(max(1, (n + batch_size - 1) // batch_size)):
             sl = slice(b * batch_size, (b + 1) * batch_size)
             idx = order[sl]
-            x = data.prep(data.x_train[idx])
-            if offsets is not None or flips is not None:
-                x = apply_augment(x, translate, None if offsets is None else offsets[:, sl],
-                                  None if flips is None else flips[sl])
+            x = data.prep(data.x_train[idx], train=True)
+            if augmenting:
+                x = apply_augment(x, translate, draws.part(sl))
             yield x, data.y_train[idx]
 
     return batches()
