@@ -4,6 +4,8 @@ import transferscope
 
 # Config -> wildcard lists -> paths, in one place. Rules never hard-code a dataset or a number.
 from transferscope.config import (
+    SAMPLE_KEYS,
+    analysis_sample,
     finetune_recipe,
     model_pairs,
     mode_from_token,
@@ -56,8 +58,19 @@ RUN_ON_TARGET_INPUTS = dict(
 )
 ANALYSIS = config["analysis"]["enabled"]
 ANALYSE_FINETUNED = ANALYSIS and config["analysis"]["finetuned"]
-# The fixed sample of target images whose activations are analysed (params of extract and of finetune).
-ANALYSIS_SAMPLE = {key: config["analysis"][key] for key in ("n_samples", "pool", "seed", "split", "flatten_units")}
+
+
+# The fixed sample of target images whose activations are analysed (params of extract, model_metrics and finetune):
+# one param per key, each the job's target's value (analysis.target_samples overrides n_samples / split).
+def target_sample(wildcards):
+    return analysis_sample(config, wildcards.target)
+
+
+def sample_param(key):
+    return lambda wildcards: target_sample(wildcards)[key]
+
+
+ANALYSIS_SAMPLE = {key: sample_param(key) for key in SAMPLE_KEYS}
 TABLES = "results/tables"
 FIGURES = "results/figures"
 LOGS = "results/logs"
@@ -82,7 +95,7 @@ def training_resources(role, sample=None):
     )
 
 
-EXTRACT_RESOURCES = dict(gpu=GPU, mem_mb=rule_memory(ANALYSIS_MEMORY, MEM_SCALE, ANALYSIS_SAMPLE), runtime=30)
+EXTRACT_RESOURCES = dict(gpu=GPU, mem_mb=rule_memory(ANALYSIS_MEMORY, MEM_SCALE, target_sample), runtime=30)
 METRICS_RESOURCES = dict(mem_mb=8000, runtime=60)
 SMALL_RESOURCES = dict(mem_mb=4000, runtime=30)
 # What shapes a layer_metrics table besides the models it reads (its params: a change reruns the metrics).
@@ -168,7 +181,7 @@ def finetuned_keys(wildcards):
 
 def finetuned_activation_params():
     """What the fine-tuning jobs need to save activations of the fine-tuned models (None: they save none)."""
-    return ANALYSIS_SAMPLE if ANALYSE_FINETUNED else None
+    return target_sample if ANALYSE_FINETUNED else None
 
 
 def rdm_model_file():

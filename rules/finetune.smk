@@ -13,7 +13,7 @@ rule finetune:
         "../envs/transferscope.yaml"
     threads: THREADS
     resources:
-        **training_resources("finetune", ANALYSIS_SAMPLE if ANALYSE_FINETUNED else None),
+        **training_resources("finetune", finetuned_activation_params()),
     params:
         **FINETUNE_PARAMS,
         points=CKPTS,

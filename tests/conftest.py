@@ -20,11 +20,23 @@ def _single_thread():
     yield
 
 
+# Modules whose end-to-end runs take longest (make test's --durations), longest first.
+HEAVY_MODULES = ("test_workflow_zoo.py", "test_workflow.py", "test_workflow_ensembles.py",
+                 "test_workflow_plugin_metric.py", "test_module_deployment.py", "test_import_weights.py",
+                 "test_ensembles_table_memory.py")
+
+
 def pytest_collection_modifyitems(config, items):
     """`make test` runs two pytest-xdist workers with --dist loadfile (a module's tests stay on one worker, so its
-    module-scoped end-to-end run is built once). Slow modules come first, so the quick ones fill the other worker's
-    gaps instead of leaving two end-to-end runs to share the cores at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order within each half
+    module-scoped end-to-end run is built once). The modules with end-to-end runs come first, longest first, then
+    the other slow ones, so the quick ones fill the other worker's gaps instead of leaving two end-to-end runs to
+    share the cores at the end."""
+    def rank(item):
+        name = item.path.name
+        heavy = HEAVY_MODULES.index(name) if name in HEAVY_MODULES else len(HEAVY_MODULES)
+        return heavy, item.get_closest_marker("slow") is None
+
+    items.sort(key=rank)  # stable: file order within each group
 
 
 def pytest_terminal_summary(terminalreporter):

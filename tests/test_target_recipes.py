@@ -138,6 +138,7 @@ def test_rule_params_follow_the_target(tmp_path):
         config["targets"] = ["digits69", "digits03"]
         config["finetune"]["target_recipes"] = {"digits69": {"batch_size": 8}}
         config["finetune"]["target_eval_points"] = {"digits69": ["step0", "step2", "final"]}
+        config["analysis"]["target_samples"] = {"digits69": {"split": "train", "n_samples": 40}}
 
     configfile = edited_config(os.path.join(REPO, "tests/data/config_tiny.yaml"), tmp_path / "config.yaml", edit)
     dump = tmp_path / "params.json"
@@ -157,6 +158,11 @@ for _rule in ("finetune", "scratch"):
             _wc = _NS(target=_target, mode=_mode)
             _seen[f"{{_rule}}/{{_target}}/{{_mode}}"] = dict(recipe=_params.recipe(_wc) if callable(_params.recipe)
                                                            else _params.recipe, eval_points=_params.eval_points(_wc))
+for _rule in ("extract", "model_metrics"):
+    _params = getattr(rules, _rule).params
+    for _target in TARGETS:
+        _wc = _NS(target=_target)
+        _seen[f"{{_rule}}/{{_target}}"] = {{key: getattr(_params, key)(_wc) for key in ("n_samples", "split", "pool")}}
 with open({str(dump)!r}, "w") as _fh:
     _json.dump(_seen, _fh)
 """)
@@ -173,3 +179,23 @@ with open({str(dump)!r}, "w") as _fh:
         assert seen[f"finetune/digits03/{mode}"]["eval_points"] == ["step0", "epoch1", "final"]
     assert seen["scratch/digits69/full"]["recipe"] == {**plain["finetune"]["recipe"], "batch_size": 8}
     assert seen["scratch/digits03/full"]["recipe"] == plain["finetune"]["recipe"]
+    # analysis.target_samples: digits69's own sample, digits03 the analysis section's
+    for rule in ("extract", "model_metrics"):
+        assert seen[f"{rule}/digits69"] == {"n_samples": 40, "split": "train", "pool": "both"}
+        assert seen[f"{rule}/digits03"] == {"n_samples": 60, "split": "test", "pool": "both"}
+
+
+def test_analysis_sample_of_a_target_and_its_key_errors():
+    from transferscope.config import analysis_sample
+
+    with open(os.path.join(REPO, "tests/data/config_tiny.yaml")) as fh:
+        config = yaml.safe_load(fh)
+    config["targets"] = ["digits69", "digits03"]
+    config["analysis"]["target_samples"] = {"digits69": {"split": "train", "n_samples": 40}}
+    checked = validate_config(config)
+    assert analysis_sample(checked, "digits69") == {**analysis_sample(checked, "digits03"), "split": "train",
+                                                    "n_samples": 40}
+    assert analysis_sample(checked, "digits03")["n_samples"] == 60 and analysis_sample(checked, "digits03")["split"] == "test"
+    config["analysis"]["target_samples"] = {"pets": {"n_samples": 40}}
+    with pytest.raises(ConfigError, match=r"analysis.target_samples.pets: not one of targets"):
+        validate_config(config)

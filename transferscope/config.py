@@ -231,6 +231,9 @@ def _cross_check(config: dict, schema: dict) -> None:
         if early is not None and target in own_points and early not in own_points[target]:
             problems.append(f"  analysis.early_point: {early!r} is not one of finetune.target_eval_points.{target} "
                             f"{own_points[target]}")
+    for target in config["analysis"].get("target_samples", {}):
+        if target not in config["targets"]:
+            problems.append(f"  analysis.target_samples.{target}: not one of targets {config['targets']}")
     for section in ("pretrain", "ensembles"):
         if (config.get(section) or {}).get("recipe", {}).get("lr_grid") is not None:
             problems.append(f"  {section}.recipe.lr_grid: only fine-tuning picks a learning rate on validation")
@@ -540,6 +543,16 @@ def target_eval_points(config: dict, target: str) -> list[str]:
     ``eval_points``."""
     finetune = config["finetune"]
     return list(finetune.get("target_eval_points", {}).get(target, finetune["eval_points"]))
+
+
+SAMPLE_KEYS = ("n_samples", "pool", "seed", "split", "flatten_units")
+
+
+def analysis_sample(config: dict, target: str) -> dict:
+    """The analysis sample of ``target`` (what extraction and the metrics jobs draw): ``SAMPLE_KEYS`` of
+    ``analysis`` with the target's ``analysis.target_samples`` overrides."""
+    sample = {key: config["analysis"][key] for key in SAMPLE_KEYS}
+    return {**sample, **config["analysis"].get("target_samples", {}).get(target, {})}
 
 
 def training_batches(config: dict) -> dict[str, int]:

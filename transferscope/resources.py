@@ -97,7 +97,8 @@ def rule_memory(model: MemoryModel, scale: float = 1.0, sample: dict | None = No
     """A Snakemake ``mem_mb`` callable for ``model``: Snakemake passes the job's inputs and attempt number.
 
     The job's ``arch`` wildcard and the network-facing image shape of its dataset input (``target``, else ``data``)
-    size two optional terms: ``sample`` (``n_samples``, ``pool``, ``flatten_units``: the analysis sample) for jobs
+    size two optional terms: ``sample`` (``n_samples``, ``pool``, ``flatten_units``: the analysis sample, or a
+    function of the job's wildcards giving it) for jobs
     that extract activations, and ``cpu_batch`` (images per training batch) for training on the CPU. Snakemake
     evaluates it once the inputs exist (before that, a dry run shows ``<TBD>``)."""
 
@@ -112,9 +113,10 @@ def rule_memory(model: MemoryModel, scale: float = 1.0, sample: dict | None = No
             except (OSError, RuntimeError):  # unreadable: the job itself then fails, naming the file in its log
                 return model.mem_mb(input_mb, attempt, scale)
             if sample is not None:
-                widths = tap_widths(wildcards.arch, c, side, sample["pool"], sample.get("flatten_units"))
-                acts = activation_mb(widths, sample["n_samples"])
-                layer = activation_mb({"widest": max(widths.values())}, sample["n_samples"])
+                drawn = sample(wildcards) if callable(sample) else sample  # a target's own (analysis.target_samples)
+                widths = tap_widths(wildcards.arch, c, side, drawn["pool"], drawn.get("flatten_units"))
+                acts = activation_mb(widths, drawn["n_samples"])
+                layer = activation_mb({"widest": max(widths.values())}, drawn["n_samples"])
             if cpu_batch:
                 step = cpu_batch * step_mb_per_image(wildcards.arch, c, side)
         return model.mem_mb(input_mb, attempt, scale, activation_mb=acts, layer_mb=layer, step_mb=step)
