@@ -197,3 +197,56 @@ def test_predict_pooled_averages_each_stage_over_space(arch, channels, side):
     assert np.allclose(probs, direct["out"].exp().numpy(), atol=1e-6)
     same_probs, features = predict_probs(model, images, prep, batch_size=4)
     assert np.array_equal(same_probs, probs) and (features is None) == ("pool" not in pooled)
+
+
+class Killed(Exception):
+    """Stands in for the end of a SLURM job at its time limit (raised at the end of an epoch)."""
+
+
+def interrupted(monkeypatch, after_epoch=2):
+    """Make members' training stop at the end of epoch ``after_epoch`` as a job killed during it would: before that
+    epoch's resume state and the member's outputs are written, after the previous epoch's state (runtime.span_jobs
+    relies on the next try resuming from it)."""
+    import transferscope.ensembles.members as members
+
+    real = members.train
+
+    def train_until_killed(*args, **kwargs):
+        hook = kwargs.get("on_epoch_end")
+
+        def end(epoch, row):
+            if hook:
+                hook(epoch, row)
+            if epoch == after_epoch:
+                raise Killed
+
+        return real(*args, **{**kwargs, "on_epoch_end": end})
+
+    monkeypatch.setattr(members, "train", train_until_killed)
+
+
+def test_a_killed_member_resumes_in_the_next_job(world, monkeypatch):
+    """Member 1 killed in epoch 2 of 2 leaves no output but epoch 1's resume state; the next try finishes it with
+    the weights of an uninterrupted run. An SSE-RTD member (its RTD points redrawn after resuming) finishes too."""
+    root, _, plan = world
+    fresh, fresh_out = train_member(plan, "first", 1, out=str(root / "fresh/first/member1.pt"))
+    out = str(root / "killed/first/member1.pt")
+    with monkeypatch.context() as patch:
+        interrupted(patch)
+        with pytest.raises(Killed):
+            train_member(plan, "first", 1, out=out)
+    assert not Path(out).exists() and (Path(out).parent / ".resume_member1" / "state.pt").exists()
+    resumed, _ = train_member(plan, "first", 1, out=out)
+    assert not (Path(out).parent / ".resume_member1").exists()
+    assert resumed["lrs"] == fresh["lrs"] and len(resumed["lrs"]) == 2
+    assert states_equal(load_checkpoint(out)["state_dict"], load_checkpoint(fresh_out)["state_dict"])
+
+    spec = plan.spec("tgt", 1, "sse_rtd", 2)
+    spec["recipe"] = {**spec["recipe"], "epochs": 2}
+    out = str(root / "killed/sse_rtd/member2.pt")
+    with monkeypatch.context() as patch:
+        interrupted(patch)
+        with pytest.raises(Killed):
+            train_member(plan, "sse_rtd", 2, spec=spec, out=out)
+    info, _ = train_member(plan, "sse_rtd", 2, spec=spec, out=out)
+    assert Path(out).exists() and len(info["lrs"]) == 2 and not (Path(out).parent / ".resume_member2").exists()
