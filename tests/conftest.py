@@ -14,6 +14,20 @@ def onehot(preds, n_classes=3):
     return p
 
 
+def saved_figures(monkeypatch, module) -> list:
+    """The figures ``module.draw`` passes to its ``save`` (the file is still written), kept to read titles and
+    labels: the list fills as the module saves."""
+    figures = []
+    real_save = module.save
+
+    def keep(fig, path, style):
+        figures.append(fig)
+        real_save(fig, path, style)
+
+    monkeypatch.setattr(module, "save", keep)
+    return figures
+
+
 @pytest.fixture(autouse=True)
 def _single_thread():
     torch.set_num_threads(1)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import saved_figures
 from transferscope.benchmark.rank import MEAN_TARGET, evaluate
 from transferscope.report_tables import table_html
 
@@ -68,15 +69,7 @@ def captured(monkeypatch):
     """The figures draw() saves (the figure object instead of a file is enough to read titles and labels)."""
     import transferscope.plots.leaderboard as module
 
-    figures = []
-    original = module.save
-
-    def keep(fig, out, style):
-        figures.append(fig)
-        original(fig, out, style)
-
-    monkeypatch.setattr(module, "save", keep)
-    return figures
+    return saved_figures(monkeypatch, module)
 
 
 def draw(tmp_path, zoo, board=None, name="leaderboard.png"):

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import saved_figures
 from transferscope.plots._common import checkpoint_order, is_significant
 
 SOURCES, TARGETS, SEEDS = ["a", "b"], ["t1", "t2"], [1, 2]
@@ -105,14 +106,7 @@ def transferability(tmp_path):
 def draw(monkeypatch, tmp_path, module_name, **kwargs):
     """Draw with ``transferscope.plots.<module_name>`` to a PNG; return the figure (kept for inspection)."""
     module = importlib.import_module(f"transferscope.plots.{module_name}")
-    drawn = []
-    real_save = module.save
-
-    def keep(fig, path, style):
-        drawn.append(fig)
-        real_save(fig, path, style)
-
-    monkeypatch.setattr(module, "save", keep)
+    drawn = saved_figures(monkeypatch, module)
     out = tmp_path / f"{module_name}.png"
     module.draw(**kwargs, out=str(out), style={"dpi": 40})
     assert out.is_file() and out.stat().st_size > 0

@@ -216,10 +216,7 @@ def _cross_check(config: dict, schema: dict) -> None:
         if key in rdm_model and rdm_model[key] not in allowed:
             problems.append(f"  analysis.rdm_model.{key}: {rdm_model[key]!r} is not one of {allowed}")
     for section in ("pretrain", "finetune"):
-        for layer in config[section]["recipe"].get("layer_lr", {}):
-            for arch in model_archs(config):
-                if layer not in layer_names(arch):
-                    problems.append(f"  {section}.recipe.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")
+        problems += _layer_lr_problems(f"{section}.recipe", config[section]["recipe"].get("layer_lr"), config)
     problems += _analysis_reference_problems(config)
     early = config["analysis"]["early_point"]
     own_points = config["finetune"].get("target_eval_points", {})
@@ -250,8 +247,6 @@ def _recipe_override_problems(config: dict, schema: dict) -> list[str]:
     layers of every arch; target_eval_points keyed by a target."""
     import jsonschema
 
-    from transferscope.models import layer_names
-
     finetune, problems = config["finetune"], []
     recipe_keys = set(finetune["recipe"])
     values = jsonschema.Draft7Validator(schema["definitions"]["recipe"])
@@ -270,14 +265,19 @@ def _recipe_override_problems(config: dict, schema: dict) -> list[str]:
         known = {name: value for name, value in override.items() if name in recipe_keys}
         for error in sorted(values.iter_errors(known), key=lambda e: list(e.absolute_path)):
             problems.append(f"  {where}.{_key_path(error)}: {_message(error)}")
-        for layer in known.get("layer_lr") or {}:
-            for arch in config["archs"]:
-                if layer not in layer_names(arch):
-                    problems.append(f"  {where}.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})")
+        problems += _layer_lr_problems(where, known.get("layer_lr"), config)
     for target in finetune.get("target_eval_points", {}):
         if target not in config["targets"]:
             problems.append(f"  finetune.target_eval_points.{target}: not one of targets {config['targets']}")
     return problems
+
+
+def _layer_lr_problems(where: str, layer_lr: dict | None, config: dict) -> list[str]:
+    """``<where>.layer_lr``: each layer is a layer of every architecture a model of the run has."""
+    from transferscope.models import layer_names
+
+    return [f"  {where}.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})"
+            for layer in layer_lr or {} for arch in model_archs(config) if layer not in layer_names(arch)]
 
 
 def _benchmark_problems(config: dict) -> list[str]:

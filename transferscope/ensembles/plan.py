@@ -317,9 +317,9 @@ class EnsemblePlan:
         out: dict[str, float | None] = {}
         for (_, _, directory, k, _), minutes in estimates.items():
             label = f"{directory} member {k}"
-            if minutes is not None and (out.get(label) is None or minutes > out[label]):
+            longest = out.get(label)
+            if label not in out or (minutes is not None and (longest is None or minutes > longest)):
                 out[label] = minutes
-            out.setdefault(label, minutes)
         return out
 
     def runtime_resource(self, policy: RuntimePolicy, device: str):
