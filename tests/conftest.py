@@ -35,7 +35,7 @@ def _single_thread():
 
 
 # Modules whose end-to-end runs take longest (make test's --durations), longest first.
-HEAVY_MODULES = ("test_workflow_zoo.py", "test_workflow.py", "test_workflow_ensembles.py",
+HEAVY_MODULES = ("test_workflow_zoo.py", "test_workflow.py", "test_workflow_vgg_sources.py", "test_workflow_ensembles.py",
                  "test_workflow_plugin_metric.py", "test_module_deployment.py", "test_import_weights.py",
                  "test_ensembles_table_memory.py")
 

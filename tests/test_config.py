@@ -42,6 +42,8 @@ def test_configs_directory_valid():
         (lambda c: c["datasets"]["digits04"]["derive"].append({"op": "blur"}), "datasets.digits04.derive[1]"),
         (lambda c: c["datasets"]["digits04"]["derive"].append({"op": "resize"}), "datasets.digits04.derive[1]"),
         (lambda c: c["finetune"].__setitem__("modes", ["freeze:conv9"]), "finetune.modes[0]"),
+        (lambda c: c["finetune"].__setitem__("reinit", ["fc1", "conv9"]), "finetune.reinit[1]: 'conv9' is not a layer"),
+        (lambda c: c["finetune"].__setitem__("modes", ["freeze:last_conv"]), "finetune.modes[0]"),  # a VGG alias
         (lambda c: c.__setitem__("device", "tpu"), "device"),
         (lambda c: c["analysis"].__setitem__("layers", ["penultimate", "pool9"]), "analysis.layers"),
     ],
@@ -52,6 +54,19 @@ def test_bad_config_names_the_key(edit, key):
     with pytest.raises(ConfigError) as info:
         validate_config(cfg)
     assert key in str(info.value)
+
+
+def test_vgg_layer_aliases_name_each_architecture_s_own_layer():
+    """Thesis A's surgery by role: in VGG16 / VGG16-BN the last conv is conv5_3, in VGG19 conv5_4; the aliases are
+    accepted wherever a layer is named and rejected for an architecture without them, listing those it has."""
+    from transferscope.models import arch_spec, layer_problem
+
+    assert [arch_spec(a).resolve_layer("last_conv") for a in ("vgg16", "vgg16_bn", "vgg19")] == \
+        ["conv5_3", "conv5_3", "conv5_4"]
+    assert [arch_spec(a).resolve_layer("below_last_conv") for a in ("vgg16", "vgg19")] == ["conv5_2", "conv5_3"]
+    assert layer_problem("vgg19", "last_conv") is None and layer_problem("vgg19", "conv5_4") is None
+    assert "aliases ['last_conv', 'below_last_conv']" in layer_problem("vgg16", "conv5_4")
+    assert layer_problem("mnist_cnn", "last_conv").startswith("not a layer of mnist_cnn")
 
 
 def test_validation_does_not_alias_defaults():

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from transferscope.checkpoints import load_weights_file, model_from_weights_file, sha256_of
-from transferscope.models import (ARCHS, TapModel, arch_class, build_model, count_parameters, freeze_prefix, get_layer,
+from transferscope.models import (ARCHS, PREDICTION, TapModel, arch_class, build_model, count_parameters, freeze_prefix, get_layer,
                                   layer_names, reinit_layers, tap_names, train_mode)
 
 
@@ -10,7 +10,7 @@ def test_mnist_cnn_matches_thesis():
     model = build_model("mnist_cnn", 10, 1, 28)
     assert count_parameters(model) == 225_034
     out = model.eval()(torch.zeros(3, 1, 28, 28), taps=True)
-    flat = {k: v.flatten(1).shape[1] for k, v in out.items()}
+    flat = {k: v.flatten(1).shape[1] for k, v in out.items() if k != PREDICTION}
     assert flat == {"in": 784, "conv1": 21_632, "pool1": 5_408, "conv2": 7_744, "pool2": 1_600, "fc1": 128, "out": 10}
     assert torch.allclose(out["out"].exp().sum(1), torch.ones(3))
 
@@ -19,14 +19,14 @@ def test_mnist_cnn_matches_thesis():
 def test_small_resnet_taps(arch, shape):
     model = build_model(arch, 7, shape[0], shape[1]).eval()
     out = model(torch.randn(2, *shape), taps=True)
-    assert tuple(out) == tap_names(arch)
+    assert tuple(out) == (*tap_names(arch), PREDICTION) and out[PREDICTION] is out["out"]
     assert out["pool"].shape == (2, 64) and out["out"].shape == (2, 7)
 
 
 def test_vgg16_taps_small_input_and_head_replacement():
     model = build_model("vgg16", 5, 3, 32).eval()
     out = model(torch.randn(1, 3, 32, 32), taps=True)
-    assert tuple(out) == tap_names("vgg16") and out["out"].shape == (1, 5)
+    assert tuple(out) == (*tap_names("vgg16"), PREDICTION) and out["out"].shape == (1, 5)
     assert model.head_state_keys() == {"classifier.6.weight", "classifier.6.bias"}
     new = model.replace_head(2)  # the head lives in model.classifier, not in an attribute of its own
     assert model.classifier[6] is new and get_layer(model, "fc3") is new
@@ -39,27 +39,32 @@ VGG_TAP_SHAPES = {"in": (2, 3, 32, 32), "pool1": (2, 64, 16, 16), "pool2": (2, 1
 
 @pytest.mark.parametrize("arch, n_convs, bn", [("vgg19", 16, False), ("vgg16_bn", 13, True)])
 def test_vgg19_and_vgg16_bn_taps_layers_and_reinit(arch, n_convs, bn):
-    """Thesis A's VGG16 half: VGG19 (CIFAR-10) and VGG16-BN (SegNet's encoder) with vgg16's taps; thesis A's
-    re-initialisation (conv5_3, fc1, fc2, head) leaves the earlier convs as they were."""
+    """Thesis A's VGG16 half: VGG19 (CIFAR-10) and VGG16-BN (SegNet's encoder) with vgg16's taps (``out`` the ReLU
+    of the logits, as thesis A took it; the prediction the log-softmax); thesis A's re-initialisation (the last
+    conv -- VGG19's conv5_4, VGG16-BN's conv5_3 -- fc1, fc2, head) leaves the earlier convs as they were."""
     torch.manual_seed(0)
     model = build_model(arch, 5, 3, 32).eval()
     out = model(torch.randn(2, 3, 32, 32), taps=True)
-    assert tuple(out) == tap_names(arch) == tap_names("vgg16")
-    assert {k: tuple(v.shape) for k, v in out.items()} == VGG_TAP_SHAPES
-    assert torch.allclose(out["out"].exp().sum(1), torch.ones(2))
+    assert tuple(out) == (*tap_names(arch), PREDICTION) and tap_names(arch) == tap_names("vgg16")
+    assert {k: tuple(v.shape) for k, v in out.items() if k != PREDICTION} == VGG_TAP_SHAPES
+    assert torch.allclose(out[PREDICTION].exp().sum(1), torch.ones(2))
+    assert torch.equal(out["out"], torch.relu(model.classifier[6](out["fc2"])))
+    assert torch.equal(out[PREDICTION], model(out["in"]))
     convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == n_convs and len(layer_names(arch)) == n_convs + 3
-    assert layer_names(arch)[n_convs - 1] == ("conv5_4" if arch == "vgg19" else "conv5_3")
+    last = "conv5_4" if arch == "vgg19" else "conv5_3"
+    assert layer_names(arch)[n_convs - 1] == last
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.features) == (n_convs if bn else 0)
-    at = layer_names(arch).index("conv5_3")  # thesis A re-initialises conv5_3
+    at = layer_names(arch).index(last)  # thesis A re-initialises the last conv
     assert [get_layer(model, f"conv{i}")[0] if bn else get_layer(model, f"conv{i}") for i in ("1_1", "5_3")] == \
-        [convs[0], convs[at]]
+        [convs[0], convs[layer_names(arch).index("conv5_3")]]
+    assert get_layer(model, "last_conv") is get_layer(model, last)
     conv5_3 = get_layer(model, "conv5_3")
     if bn:
         conv5_3[1].weight.data.fill_(3.0)
         conv5_3[1].running_mean.fill_(3.0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    reinit_layers(model, ["conv5_3", "fc1", "fc2", "head"], n_classes=4, generator_seed=1)
+    reinit_layers(model, ["last_conv", "fc1", "fc2", "head"], n_classes=4, generator_seed=1)
     after = model.state_dict()
     changed = {k for k in before if k in after and not torch.equal(before[k], after[k])}
     i = list(model.features).index(convs[at])
@@ -71,12 +76,15 @@ def test_vgg19_and_vgg16_bn_taps_layers_and_reinit(arch, n_convs, bn):
         assert torch.equal(conv5_3[1].running_mean, torch.zeros(512))
     assert changed == expected
     assert model.classifier[6].out_features == 4 and get_layer(model, "fc3") is model.classifier[6]
+    model = build_model(arch, 5, 3, 32)
+    frozen = freeze_prefix(model, "below_last_conv")  # thesis A: every conv before the last frozen
+    assert frozen == list(layer_names(arch)[:n_convs - 1]) and frozen[-1] == ("conv5_3" if arch == "vgg19" else "conv5_2")
 
 
 def test_vgg16_bn_freezing_a_prefix_freezes_its_batchnorms():
     with torch.device("meta"):
         model = build_model("vgg16_bn", 10, 3, 32)
-    frozen = freeze_prefix(model, "conv5_2")
+    frozen = freeze_prefix(model, "below_last_conv")  # conv5_2 in VGG16-BN
     assert frozen == list(layer_names("vgg16_bn")[:12])
     bns = [m for m in model.features if isinstance(m, torch.nn.BatchNorm2d)]
     convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
@@ -221,5 +229,5 @@ def test_mlp_matches_the_cnn_in_size_and_exposes_its_taps():
     n_mlp, n_cnn = (sum(p.numel() for p in m.parameters()) for m in (mlp, cnn))
     assert (n_mlp, n_cnn) == (234_501, 224_389)
     taps = mlp(torch.rand(3, 1, 28, 28), taps=True)
-    assert list(taps) == list(tap_names("mlp")) == ["in", "fc1", "fc2", "out"]
+    assert list(taps) == [*tap_names("mlp"), PREDICTION] == ["in", "fc1", "fc2", "out", PREDICTION]
     assert taps["fc2"].shape == (3, 128) and torch.allclose(taps["out"].exp().sum(1), torch.ones(3))

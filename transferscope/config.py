@@ -195,14 +195,16 @@ def _cross_check(config: dict, schema: dict) -> None:
             msg = check_op(op)
             if msg:
                 problems.append(f"  datasets.{name}.derive[{j}]: {msg}")
-    from transferscope.models import layer_names  # lazy: torch is imported only when a config is validated
+    from transferscope.models import layer_problem
 
     for i, mode in enumerate(config["finetune"]["modes"]):
         if mode.startswith("freeze:"):
             layer = mode.split(":", 1)[1]
-            for arch in model_archs(config):
-                if layer not in layer_names(arch):
-                    problems.append(f"  finetune.modes[{i}]: layer {layer!r} is not a layer of {arch} ({layer_names(arch)})")
+            problems += [f"  finetune.modes[{i}]: layer {layer!r} is {why}" for arch in model_archs(config)
+                         if (why := layer_problem(arch, layer))]
+    for i, layer in enumerate(config["finetune"]["reinit"]):
+        problems += [f"  finetune.reinit[{i}]: {layer!r} is {why}" for arch in model_archs(config)
+                     if layer != "head" and (why := layer_problem(arch, layer))]
     from transferscope.models import metric_taps
 
     for arch in model_archs(config):
@@ -274,10 +276,10 @@ def _recipe_override_problems(config: dict, schema: dict) -> list[str]:
 
 def _layer_lr_problems(where: str, layer_lr: dict | None, config: dict) -> list[str]:
     """``<where>.layer_lr``: each layer is a layer of every architecture a model of the run has."""
-    from transferscope.models import layer_names
+    from transferscope.models import layer_problem
 
-    return [f"  {where}.layer_lr.{layer}: not a layer of {arch} ({layer_names(arch)})"
-            for layer in layer_lr or {} for arch in model_archs(config) if layer not in layer_names(arch)]
+    return [f"  {where}.layer_lr.{layer}: {why}" for layer in layer_lr or {} for arch in model_archs(config)
+            if (why := layer_problem(arch, layer))]
 
 
 def _benchmark_problems(config: dict) -> list[str]:

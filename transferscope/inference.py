@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from transferscope.data.bundle import SPLIT_NAMES, TEST, Bundle
 from transferscope.io import write_npz
+from transferscope.models.specs import PREDICTION
 
 # --- batched evaluation ---------------------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ def predict_pooled(model: torch.nn.Module, images: torch.Tensor, prep: Preproces
     the order of ``taps``."""
     probs, parts = [], {}
     for out in eval_batches(model, images, prep, batch_size, taps=True):
-        probs.append(out["out"].exp().float().cpu())
+        probs.append(out[PREDICTION].exp().float().cpu())
         for name, value in pool_taps({t: out[t] for t in taps if t in out}, "gap").items():
             parts.setdefault(name, []).append(value.float().cpu())
     p = torch.cat(probs).numpy() if probs else np.zeros((0, 0), np.float32)
@@ -190,7 +191,7 @@ def extract(model: torch.nn.Module, images: torch.Tensor, prep: Preprocess, pool
     batch_size = batch_size or eval_batch_size(prep.size or images.shape[-1], cap=256)
     parts: dict[str, list[np.ndarray]] = {}
     for out in eval_batches(model, images, prep, batch_size, taps=True):
-        for name, value in pool_taps(out, pool, max_units, seed).items():
+        for name, value in pool_taps({tap: out[tap] for tap in model.tap_names}, pool, max_units, seed).items():
             parts.setdefault(name, []).append(value.float().cpu().numpy())
     # one layer's batches are freed as soon as it is joined: the peak is every layer once plus the widest one
     return {name: np.concatenate(parts.pop(name)) for name in list(parts)}

@@ -77,7 +77,10 @@ def tap_widths(arch: str, in_channels: int, side: int, pool: str, flatten_units:
     after ``pool`` and ``flatten_units``, as ``inference.pool_taps``), from :func:`_meta_pass`."""
     from transferscope.inference import pool_taps
 
+    from transferscope.models import tap_names
+
     taps, _ = _meta_pass(arch, in_channels, side)
+    taps = {name: taps[name] for name in tap_names(arch)}  # not the prediction the dict ends with
     return {name: int(value.shape[1]) for name, value in pool_taps(taps, pool, flatten_units).items()}
 
 

@@ -9,7 +9,7 @@ conversion of foreign state dicts. Adding an architecture = one module with its 
 from __future__ import annotations
 
 from transferscope.lazy import lazy_module
-from transferscope.models.specs import ARCHS, ArchSpec
+from transferscope.models.specs import ARCHS, PREDICTION, ArchSpec
 
 torch = lazy_module("torch")
 PENULTIMATE = "penultimate"  # analysis.layers: each architecture's tap before its head
@@ -36,6 +36,15 @@ def arch_class(arch: str) -> type:
 
 def layer_names(arch: str) -> tuple[str, ...]:
     return arch_spec(arch).layer_names
+
+
+def layer_problem(arch: str, name: str) -> str | None:
+    """Why ``name`` names no layer of ``arch`` (None when it is a layer or an alias of one, e.g. ``last_conv``)."""
+    spec = arch_spec(arch)
+    if spec.names_layer(name):
+        return None
+    aliases = f"; aliases {[alias for alias, _ in spec.aliases]}" if spec.aliases else ""
+    return f"not a layer of {arch} ({spec.layer_names}{aliases})"
 
 
 def tap_names(arch: str) -> tuple[str, ...]:
@@ -115,7 +124,7 @@ def reinit_layers(model: TapModel, names: list[str], n_classes: int, generator_s
 
     The head is rebuilt with ``n_classes`` outputs.
     """
-    names = [model.head_name if n == "head" else n for n in names]
+    names = [model.head_name if n == "head" else model.resolve_layer(n) for n in names]
     if model.head_name not in names:
         names.append(model.head_name)
     with torch.random.fork_rng(devices=[]):
@@ -130,12 +139,14 @@ def reinit_layers(model: TapModel, names: list[str], n_classes: int, generator_s
 
 
 def freeze_prefix(model: nn.Module, upto: str | None) -> list[str]:
-    """Freeze all layers up to and including ``upto`` (None: freeze nothing); return the frozen layer names.
+    """Freeze all layers up to and including ``upto`` (a layer or an alias; None: freeze nothing); return the frozen
+    layer names.
 
     Frozen layers keep requires_grad=False and are put in eval mode by ``train_mode``.
     """
     if upto is None:
         return []
+    upto = model.resolve_layer(upto)
     if upto not in model.layer_names:
         raise ValueError(f"cannot freeze up to {upto!r}: {type(model).__name__} layers are {model.layer_names}")
     frozen = list(model.layer_names[: model.layer_names.index(upto) + 1])
@@ -157,6 +168,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ARCHS", "ArchSpec", "TapModel", "arch_spec", "arch_class", "build_model", "layer_names", "tap_names", "stage_taps",
-           "metric_taps", "PENULTIMATE",
+__all__ = ["ARCHS", "ArchSpec", "TapModel", "arch_spec", "arch_class", "build_model", "layer_names", "layer_problem", "tap_names", "stage_taps",
+           "metric_taps", "PENULTIMATE", "PREDICTION",
            "load_pretrained_state", "reinit_layers", "freeze_prefix", "train_mode", "get_layer", "count_parameters"]

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from transferscope.models.base import TapModel
+from transferscope.models.base import PREDICTION, TapModel
 
 
 class MLP(TapModel, arch="mlp"):
@@ -30,5 +30,5 @@ class MLP(TapModel, arch="mlp"):
         x = F.relu(self.fc2(x))
         out["fc2"] = x
         x = F.log_softmax(self.fc3(x), dim=1)
-        out["out"] = x
+        out["out"] = out[PREDICTION] = x
         return out if taps else x

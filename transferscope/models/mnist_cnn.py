@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from transferscope.models.base import TapModel
+from transferscope.models.base import PREDICTION, TapModel
 
 
 class MnistCNN(TapModel, arch="mnist_cnn"):
@@ -42,5 +42,5 @@ class MnistCNN(TapModel, arch="mnist_cnn"):
         x = F.relu(self.fc1(torch.flatten(x, 1)))
         out["fc1"] = x
         x = F.log_softmax(self.fc2(self.dropout2(x)), dim=1)
-        out["out"] = x
+        out["out"] = out[PREDICTION] = x
         return out if taps else x

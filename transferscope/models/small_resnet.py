@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from transferscope.models.base import TapModel
+from transferscope.models.base import PREDICTION, TapModel
 
 
 class BasicBlock(nn.Module):
@@ -48,5 +48,5 @@ class SmallResNet(TapModel, arch="small_resnet"):
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         out["pool"] = x
         x = F.log_softmax(self.fc(x), dim=1)
-        out["out"] = x
+        out["out"] = out[PREDICTION] = x
         return out if taps else x

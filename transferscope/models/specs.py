@@ -11,6 +11,11 @@ import importlib
 from dataclasses import dataclass
 
 
+# forward(x, taps=True) returns the taps, then the prediction (B×K log-probabilities) under this key: the ``out``
+# tap is the head's output as the thesis measured it, which for thesis A's VGGs is ReLU(logits), not a prediction
+PREDICTION = "log_probs"
+
+
 @dataclass(frozen=True)
 class ArchSpec:
     """``layer_names``: parameterised layers in forward order (``freeze:<layer>`` freezes this prefix);
@@ -19,7 +24,10 @@ class ArchSpec:
     ``head_name``: the final classifier layer (an ``nn.Linear``); ``cls``: ``"module:Class"`` of the model;
     ``forward_gmac``: multiply-accumulates of one forward pass of one image at ``ref_side`` px, in 10⁹ (conv and
     linear layers, 10 classes; tests/test_models.py recounts them on the meta device), which the runtime requests
-    scale by side² (``transferscope.resources``)."""
+    scale by side² (``transferscope.resources``); ``aliases``: names that stand for one of its layers wherever a
+    config names a layer (``finetune.modes``' ``freeze:<layer>``, ``finetune.reinit``, ``layer_lr``), so one config
+    can name the same role in architectures that differ (thesis A re-initialises each VGG's *last* conv: VGG16's
+    conv5_3, VGG19's conv5_4)."""
 
     name: str
     cls: str
@@ -29,6 +37,15 @@ class ArchSpec:
     head_name: str
     forward_gmac: float
     ref_side: int
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def resolve_layer(self, name: str) -> str:
+        """The layer ``name`` stands for (itself unless it is one of ``aliases``)."""
+        return dict(self.aliases).get(name, name)
+
+    def names_layer(self, name: str) -> bool:
+        """Whether ``name`` is a layer of this architecture or an alias of one."""
+        return self.resolve_layer(name) in self.layer_names
 
     @property
     def penultimate(self) -> str:
@@ -52,6 +69,13 @@ _VGG19_CONVS = _vgg_convs((2, 2, 4, 4, 4))
 _VGG_TAPS = ("in", "pool1", "pool2", "pool3", "pool4", "pool5", "fc1", "fc2", "out")
 _VGG_STAGES = ("pool1", "pool2", "pool3", "pool4", "pool5")  # five conv blocks, each ending in a max-pool
 
+
+def _vgg_aliases(convs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Thesis A's surgery by role: ``last_conv`` (re-initialised with the classifier) and ``below_last_conv`` (the
+    frozen prefix ends there)."""
+    return ("last_conv", convs[-1]), ("below_last_conv", convs[-2])
+
+
 ARCHS: dict[str, ArchSpec] = {spec.name: spec for spec in (
     ArchSpec("mnist_cnn", "transferscope.models.mnist_cnn:MnistCNN",
              layer_names=("conv1", "conv2", "fc1", "fc2"),
@@ -70,14 +94,15 @@ ARCHS: dict[str, ArchSpec] = {spec.name: spec for spec in (
              head_name="fc3", forward_gmac=0.000235, ref_side=28),
     ArchSpec("vgg16", "transferscope.models.torchvision_models:VGG16Taps",  # thesis A's VGG taps
              layer_names=_VGG16_CONVS + ("fc1", "fc2", "fc3"), tap_names=_VGG_TAPS, stage_taps=_VGG_STAGES,
-             head_name="fc3", forward_gmac=15.47, ref_side=224),
+             head_name="fc3", forward_gmac=15.47, ref_side=224, aliases=_vgg_aliases(_VGG16_CONVS)),
     ArchSpec("vgg19", "transferscope.models.torchvision_models:VGG19Taps",  # thesis A's VGG16 half: CIFAR-10 VGG19
              layer_names=_VGG19_CONVS + ("fc1", "fc2", "fc3"), tap_names=_VGG_TAPS, stage_taps=_VGG_STAGES,
-             head_name="fc3", forward_gmac=19.63, ref_side=224),
+             head_name="fc3", forward_gmac=19.63, ref_side=224, aliases=_vgg_aliases(_VGG19_CONVS)),
     ArchSpec("vgg16_bn", "transferscope.models.torchvision_models:VGG16BNTaps",  # thesis A: SegNet's VGG16-BN encoder
              layer_names=_VGG16_CONVS + ("fc1", "fc2", "fc3"),  # each conv layer with its BatchNorm
              tap_names=_VGG_TAPS, stage_taps=_VGG_STAGES,
-             head_name="fc3", forward_gmac=15.47, ref_side=224),  # BatchNorm not counted (conv and linear only)
+             head_name="fc3", forward_gmac=15.47, ref_side=224,  # BatchNorm not counted (conv and linear only)
+             aliases=_vgg_aliases(_VGG16_CONVS)),
     ArchSpec("resnet50", "transferscope.models.torchvision_models:ResNet50Taps",
              layer_names=("stem", "layer1", "layer2", "layer3", "layer4", "fc"),
              tap_names=("in", "stem", "layer1", "layer2", "layer3", "layer4", "pool", "out"),

@@ -6,12 +6,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from transferscope.models.base import TapModel
+from transferscope.models.base import PREDICTION, TapModel
 
 
 class VGGTaps(TapModel):
     """A torchvision VGG (``torchvision_constructor``: the name of its constructor in ``torchvision.models``, e.g.
-    ``vgg16``, ``vgg16_bn``); taps in, pool1..pool5, fc1, fc2, out (thesis A's VGG taps).
+    ``vgg16``, ``vgg16_bn``); taps in, pool1..pool5, fc1, fc2, out (thesis A's VGG taps: fc1/fc2 after their ReLU,
+    out = ReLU(logits), as its ``extract_all`` took them; the prediction is the log-softmax of the logits).
 
     The modules stay where torchvision has them (``features``, ``avgpool``, ``classifier``), so torchvision state
     dicts load unconverted. Named layers: one per conv (``layer_names`` up to fc1) and fc1..fc3; in a batch-norm
@@ -45,6 +46,7 @@ class VGGTaps(TapModel):
         self._layers.update(fc1=self.classifier[0], fc2=self.classifier[3], fc3=self.classifier[6])
 
     def named_layer(self, name: str) -> nn.Module:
+        name = self.resolve_layer(name)
         if name not in self._layers:
             raise ValueError(f"{type(self).__name__} has no layer {name!r} (layers: {self.layer_names})")
         return self._layers[name]
@@ -52,6 +54,7 @@ class VGGTaps(TapModel):
     def set_layer(self, name: str, module: nn.Module) -> None:
         """Replace the layer in its slot of ``features`` / ``classifier`` (the layers are not attributes here); a
         conv with its BatchNorm is replaced by an ``nn.Sequential`` (conv, BatchNorm)."""
+        name = self.resolve_layer(name)
         old = self.named_layer(name)
         parts_old, parts_new = (list(old), list(module)) if isinstance(old, nn.Sequential) else ([old], [module])
         if len(parts_new) != len(parts_old):
@@ -76,9 +79,13 @@ class VGGTaps(TapModel):
         out["fc1"] = x
         x = self.classifier[5](F.relu(self.classifier[3](x)))
         out["fc2"] = x
-        x = F.log_softmax(self.classifier[6](x), dim=1)
-        out["out"] = x
-        return out if taps else x
+        logits = self.classifier[6](x)
+        x = F.log_softmax(logits, dim=1)
+        if not taps:
+            return x
+        out["out"] = F.relu(logits)  # thesis A's VGG `out` tap: the ReLU of the logits (its extract_all)
+        out[PREDICTION] = x
+        return out
 
 
 class VGG16Taps(VGGTaps, arch="vgg16"):
@@ -119,7 +126,7 @@ class ResNet50Taps(TapModel, arch="resnet50"):
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         out["pool"] = x
         x = F.log_softmax(self.fc(x), dim=1)
-        out["out"] = x
+        out["out"] = out[PREDICTION] = x
         return out if taps else x
 
     @classmethod

@@ -12,6 +12,7 @@ from transferscope.ensembles.losses import registry
 from transferscope.ensembles.losses.registry import spec_needs
 from transferscope.ensembles.losses.term import TermInputs
 from transferscope.lazy import lazy_module
+from transferscope.models.specs import PREDICTION
 
 torch = lazy_module("torch")
 F = lazy_module("torch.nn.functional")
@@ -56,7 +57,7 @@ class MemberLoss:
                             origin_weights=self.origin_weights)
         if self.need_features:
             out = model(x, taps=True)
-            inputs.log_probs, inputs.features = out["out"], out["pool"]
+            inputs.log_probs, inputs.features = out[PREDICTION], out["pool"]
         else:
             inputs.log_probs = model(x)
         if self.need_reference:
