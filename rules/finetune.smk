@@ -63,5 +63,7 @@ rule finetune_table:
         f"{BENCH}/tables/finetune.tsv"
     conda:
         "../envs/transferscope.yaml"
+    params:
+        scratch_arch=config["finetune"].get("scratch_arch"),
     script:
         "../workflow_scripts/finetune_table.py"

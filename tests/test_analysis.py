@@ -175,6 +175,30 @@ def test_outcomes_early_and_peak_gain():
     assert set(table.index) == set(OUTCOMES)
 
 
+def test_gain_against_one_architecture_s_baseline(tmp_path):
+    """finetune.scratch_arch: finetune_tables marks every row with the baseline's architecture, so a VGG19 model's
+    gain is against the VGG16 scratch run (thesis A), where it has no baseline without it."""
+    import json
+
+    from transferscope.tables import finetune_tables
+
+    paths = []
+    for source, arch, accs in (("s", "vgg16", (0.3, 0.6)), ("c", "vgg19", (0.2, 0.5)), ("scratch", "vgg16", (0.1, 0.4))):
+        curve = [{"point": p, "step": step, "epoch": step / 2, "test_acc": acc}
+                 for p, step, acc in zip(("step0", "final"), (0, 2), accs)]
+        result = dict(target="t", source=source, arch=arch, seed=1, checkpoint="final", mode="full",
+                      test_acc=accs[-1], curve=curve)
+        paths.append(tmp_path / f"{source}.json")
+        paths[-1].write_text(json.dumps(result))
+    own = finetune_tables(paths, tmp_path / "a.csv", tmp_path / "b.csv")
+    assert ("c", "gain") not in outcome_table(*own).set_index(["source", "outcome"]).index  # NaN rows are left out
+    finetune, curves = finetune_tables(paths, tmp_path / "a.csv", tmp_path / "b.csv", scratch_arch="vgg16")
+    assert set(pd.read_csv(tmp_path / "b.csv")["baseline_arch"]) == {"vgg16"}
+    table = outcome_table(finetune, curves).set_index(["source", "outcome"])["value"]
+    assert table[("c", "gain")] == pytest.approx(0.1) and table[("s", "gain")] == pytest.approx(0.2)
+    assert table[("c", "peak_gain")] == pytest.approx(0.1)  # 0.2 − 0.1 at step0, 0.5 − 0.4 at final
+
+
 def test_transfer_summary_is_seed_mean_and_sd():
     rows = [dict(target="t", source="s", arch="a", seed=seed, checkpoint="final", mode="full", outcome="auc",
                  value=v) for seed, v in [(1, 1.0), (2, 2.0), (3, 3.0)]]

@@ -44,6 +44,7 @@ def test_configs_directory_valid():
         (lambda c: c["finetune"].__setitem__("modes", ["freeze:conv9"]), "finetune.modes[0]"),
         (lambda c: c["finetune"].__setitem__("reinit", ["fc1", "conv9"]), "finetune.reinit[1]: 'conv9' is not a layer"),
         (lambda c: c["finetune"].__setitem__("modes", ["freeze:last_conv"]), "finetune.modes[0]"),  # a VGG alias
+        (lambda c: c["finetune"].__setitem__("scratch_arch", "vgg16"), "finetune.scratch_arch: 'vgg16' is not one of"),
         (lambda c: c.__setitem__("device", "tpu"), "device"),
         (lambda c: c["analysis"].__setitem__("layers", ["penultimate", "pool9"]), "analysis.layers"),
     ],

@@ -59,17 +59,24 @@ def trainable_after_surgery(arch: str, n_classes: int) -> int:
     return (512 * 512 * 9 + 512) + (512 * 7 * 7 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * n_classes + n_classes)
 
 
-@pytest.mark.slow  # two full-size VGGs imported, fine-tuned and analysed: ~50 s on 2 cores, ~1 GB of checkpoints
+@pytest.mark.slow  # two full-size VGGs imported, fine-tuned and analysed, one trained from scratch: ~75 s on 2 cores, ~1 GB of checkpoints
 def test_two_vgg_family_sources_fine_tune_and_analyse(vgg_run):
     work, _ = vgg_run
     tables = work / "results" / "tables"
     finetune = pd.read_csv(tables / "finetune.csv")
-    assert sorted(zip(finetune["source"], finetune["arch"])) == [("cifar10", "vgg19"), ("imagenet", "vgg16")]
-    assert set(finetune["mode"]) == {"freeze:below_last_conv"}
+    assert sorted(zip(finetune["source"], finetune["arch"])) == [("cifar10", "vgg19"), ("imagenet", "vgg16"),
+                                                                ("scratch", "vgg16")]
+    tuned = finetune[finetune["source"] != "scratch"]
+    assert set(tuned["mode"]) == {"freeze:below_last_conv"}
     # VGG19's conv5_3 frozen like VGG16's conv5_2: both train their last conv and the classifier only
-    assert (finetune["trainable_params"] == trainable_after_surgery("vgg16", 3)).all()
+    assert (tuned["trainable_params"] == trainable_after_surgery("vgg16", 3)).all()
+    outcomes = pd.read_csv(tables / "outcomes.csv")
+    gains = outcomes[outcomes["outcome"] == "gain"].set_index("arch")["value"]
+    scratch_acc = finetune.loc[finetune["source"] == "scratch", "test_acc"].item()
+    for arch in ("vgg16", "vgg19"):  # finetune.scratch_arch: VGG19's gain against VGG16's baseline too
+        assert gains[arch] == pytest.approx(tuned.set_index("arch")["test_acc"][arch] - scratch_acc)
     curves = pd.read_csv(tables / "finetune_curves.csv")
-    for _, curve in curves.groupby("arch"):  # the target's own eval points; its batch size 12: 24 images, 2 steps
+    for _, curve in curves.groupby(["source", "arch"]):  # the target's own eval points; its batch size 12: 24 images, 2 steps
         assert list(curve["point"]) == ["step0", "step1", "final"] and list(curve["step"]) == [0, 1, 4]
     assert finetune["test_acc"].between(0, 1).all()
 

@@ -202,6 +202,11 @@ def _cross_check(config: dict, schema: dict) -> None:
             layer = mode.split(":", 1)[1]
             problems += [f"  finetune.modes[{i}]: layer {layer!r} is {why}" for arch in model_archs(config)
                          if (why := layer_problem(arch, layer))]
+    scratch_arch = config["finetune"].get("scratch_arch")
+    if scratch_arch is not None and not config["finetune"]["scratch"]:
+        problems.append(f"  finetune.scratch_arch: {scratch_arch!r} needs finetune.scratch: true")
+    elif scratch_arch is not None and scratch_arch not in config["archs"]:  # the archs scratch baselines train in
+        problems.append(f"  finetune.scratch_arch: {scratch_arch!r} is not one of archs {config['archs']}")
     for i, layer in enumerate(config["finetune"]["reinit"]):
         problems += [f"  finetune.reinit[{i}]: {layer!r} is {why}" for arch in model_archs(config)
                      if layer != "head" and (why := layer_problem(arch, layer))]

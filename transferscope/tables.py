@@ -34,9 +34,13 @@ def concat_csv(paths: list[str], out: str | Path) -> pd.DataFrame:
 
 
 def finetune_tables(paths: list[str], table_out: str | Path, curves_out: str | Path,
-                    cka_out: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    cka_out: str | Path | None = None,
+                    scratch_arch: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per fine-tuning job (FINETUNE_COLUMNS), one row per (job, eval point) for the curves and, when
-    ``cka_out`` is given, one row per (job, layer) with the CKA between pre-trained and fine-tuned layers."""
+    ``cka_out`` is given, one row per (job, layer) with the CKA between pre-trained and fine-tuned layers.
+
+    ``scratch_arch`` (config ``finetune.scratch_arch``): both tables get a column ``baseline_arch``, the
+    architecture of the scratch baseline each row's gain is measured against (:func:`with_gain`)."""
     rows, curves, cka = [], [], []
     for path in paths:
         res = read_json(path)
@@ -48,8 +52,11 @@ def finetune_tables(paths: list[str], table_out: str | Path, curves_out: str | P
         for layer, value in res.get("cka", {}).items():
             cka.append({**{c: res.get(c) for c in FINETUNE_COLUMNS[:6]}, "layer": layer, "cka": value})
     table = pd.DataFrame(rows, columns=FINETUNE_COLUMNS)
-    write_csv(table_out, table)
     curve_frame = pd.DataFrame(curves)
+    if scratch_arch is not None:
+        table["baseline_arch"] = scratch_arch
+        curve_frame["baseline_arch"] = scratch_arch
+    write_csv(table_out, table)
     write_csv(curves_out, curve_frame)
     if cka_out is not None:
         write_csv(cka_out, pd.DataFrame(cka, columns=FINETUNE_COLUMNS[:6] + ["layer", "cka"]))
@@ -69,11 +76,16 @@ def point_gains(curves: pd.DataFrame) -> pd.DataFrame:
 
 def with_gain(table: pd.DataFrame, on: tuple[str, ...] = ("target", "arch", "seed")) -> pd.DataFrame:
     """Rows of fine-tuned models with ``scratch_acc`` (the scratch baseline matched on ``on``) and
-    ``gain`` = test_acc − scratch_acc (accuracy as a fraction). ``on`` may add e.g. ``point`` for curves."""
+    ``gain`` = test_acc − scratch_acc (accuracy as a fraction). ``on`` may add e.g. ``point`` for curves. Where the
+    table has ``baseline_arch`` (:func:`finetune_tables`), a model's baseline is that architecture's, not its own."""
     keys = list(on)
     scratch = table[table["source"] == "scratch"][keys + ["test_acc"]]
     scratch = scratch.rename(columns={"test_acc": "scratch_acc"})
-    merged = table[table["source"] != "scratch"].merge(scratch, on=keys, how="left")
+    tuned = table[table["source"] != "scratch"]
+    if "baseline_arch" in table and "arch" in keys:  # finetune.scratch_arch: one architecture's baseline for all
+        scratch = scratch.rename(columns={"arch": "baseline_arch"})
+        keys = ["baseline_arch" if key == "arch" else key for key in keys]
+    merged = tuned.merge(scratch, on=keys, how="left")
     merged["gain"] = merged["test_acc"] - merged["scratch_acc"]
     return merged
 
