@@ -11,40 +11,12 @@ import torch
 import yaml
 from scipy import stats
 
-from conftest import REPO
 from transferscope.analysis.correlate import pool_archs, transferability_table
 from transferscope.config import model_pairs, validate_config
 from transferscope.training.import_weights import imported_blob
+from vgg_weights import CIFAR_VGG19_HEAD, VGG16_CONFIG, small_state
 from workflow_helpers import edited_config, rule_blocks, run_snakemake
 
-VGG16_CONFIG = os.path.join(REPO, "configs", "thesis_a_vgg16.yaml")
-
-
-def small_state(constructor, classifier=None) -> dict:
-    """A state dict with the key names and shapes of a torchvision VGG whose tensors are expanded from one random
-    value per output unit, so the file takes kilobytes instead of half a gigabyte; ``classifier`` replaces the
-    classifier's entries (a CIFAR VGG19's 512-wide one, or none for an encoder).
-
-    The values keep a forward pass finite, so the files also fine-tune (tests/test_workflow_vgg_sources.py): a
-    weight's one value per output unit is N(0, 1) × 2.5 / fan-in (its kernel sums its inputs; ReLU keeps about
-    0.4 of the result), biases and BatchNorm shifts N(0, 0.01), BatchNorm scales and running variances 1."""
-    with torch.device("meta"):
-        shapes = {key: value.shape for key, value in constructor(weights=None).state_dict().items()}
-    shapes = {k: v for k, v in shapes.items() if classifier is None or not k.startswith("classifier.")}
-    shapes.update({key: torch.Size(shape) for key, shape in (classifier or {}).items()})
-    gen = torch.Generator().manual_seed(0)
-    state = {}
-    for key, shape in shapes.items():
-        if len(shape) == 0:
-            state[key] = torch.tensor(0)
-        elif len(shape) > 1:
-            fan_in = shape[1:].numel()
-            state[key] = (torch.randn(shape[0], *[1] * (len(shape) - 1), generator=gen) * 2.5 / fan_in).expand(shape)
-        elif key.endswith(("running_var", "weight")):  # a 1-D weight is a BatchNorm scale
-            state[key] = torch.ones(1).expand(shape)
-        else:
-            state[key] = (torch.randn(1, generator=gen) * 0.01).expand(shape)
-    return state
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +25,10 @@ def weight_files(tmp_path_factory):
     from torchvision.models import vgg16, vgg16_bn, vgg19
 
     folder = tmp_path_factory.mktemp("weights")
-    cifar_head = {"classifier.1.weight": (512, 512), "classifier.1.bias": (512,), "classifier.4.weight": (512, 512),
-                  "classifier.4.bias": (512,), "classifier.6.weight": (10, 512), "classifier.6.bias": (10,)}
     files = {"vgg16-397923af.pth": small_state(vgg16), "vgg16_places365.pth": small_state(vgg16),
              "vgg16_cars.pth": small_state(vgg16), "vgg_face_dag.pth": small_state(vgg16),
              "segnet_camvid_vgg16_bn.pth": small_state(vgg16_bn, classifier={}),
-             "vgg19_cifar10.pth": small_state(vgg19, classifier=cifar_head)}
+             "vgg19_cifar10.pth": small_state(vgg19, classifier=CIFAR_VGG19_HEAD)}
     checksums = {}
     for name, state in files.items():
         torch.save(state, folder / name)

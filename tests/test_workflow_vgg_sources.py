@@ -9,8 +9,8 @@ import torch
 import yaml
 
 from conftest import REPO
-from test_thesis_a_vgg_sources import VGG16_CONFIG, small_state
 from transferscope.checkpoints import sha256_of
+from vgg_weights import CIFAR_VGG19_HEAD, VGG16_CONFIG, small_state
 from workflow_helpers import run_snakemake
 
 TINY = os.path.join(REPO, "tests", "data", "config_vgg_tiny.yaml")
@@ -32,10 +32,8 @@ def tiny_vgg_config(folder) -> dict:
                 config[key]["recipe"] = recipe
         else:
             config[key] = value
-    cifar_head = {"classifier.1.weight": (512, 512), "classifier.1.bias": (512,), "classifier.4.weight": (512, 512),
-                  "classifier.4.bias": (512,), "classifier.6.weight": (10, 512), "classifier.6.bias": (10,)}
     files = {"imagenet": small_state(vgg16),
-             "cifar10": small_state(vgg19, classifier=cifar_head)}
+             "cifar10": small_state(vgg19, classifier=CIFAR_VGG19_HEAD)}
     for source, state in files.items():
         (entry,) = config["pretrained"][source].values()
         path = folder / os.path.basename(entry["path"])

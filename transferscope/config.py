@@ -195,21 +195,16 @@ def _cross_check(config: dict, schema: dict) -> None:
             msg = check_op(op)
             if msg:
                 problems.append(f"  datasets.{name}.derive[{j}]: {msg}")
-    from transferscope.models import layer_problem
-
     for i, mode in enumerate(config["finetune"]["modes"]):
         if mode.startswith("freeze:"):
-            layer = mode.split(":", 1)[1]
-            problems += [f"  finetune.modes[{i}]: layer {layer!r} is {why}" for arch in model_archs(config)
-                         if (why := layer_problem(arch, layer))]
+            problems += _layer_problems(f"finetune.modes[{i}]", mode.split(":", 1)[1], config)
     scratch_arch = config["finetune"].get("scratch_arch")
     if scratch_arch is not None and not config["finetune"]["scratch"]:
         problems.append(f"  finetune.scratch_arch: {scratch_arch!r} needs finetune.scratch: true")
     elif scratch_arch is not None and scratch_arch not in config["archs"]:  # the archs scratch baselines train in
         problems.append(f"  finetune.scratch_arch: {scratch_arch!r} is not one of archs {config['archs']}")
     for i, layer in enumerate(config["finetune"]["reinit"]):
-        problems += [f"  finetune.reinit[{i}]: {layer!r} is {why}" for arch in model_archs(config)
-                     if layer != "head" and (why := layer_problem(arch, layer))]
+        problems += _layer_problems(f"finetune.reinit[{i}]", layer, config) if layer != "head" else []
     from transferscope.models import metric_taps
 
     for arch in model_archs(config):
@@ -277,6 +272,13 @@ def _recipe_override_problems(config: dict, schema: dict) -> list[str]:
         if target not in config["targets"]:
             problems.append(f"  finetune.target_eval_points.{target}: not one of targets {config['targets']}")
     return problems
+
+
+def _layer_problems(where: str, layer: str, config: dict) -> list[str]:
+    """``<where>`` names ``layer``: a layer (or an alias of one) of every architecture a model of the run has."""
+    from transferscope.models import layer_problem
+
+    return [f"  {where}: {layer!r} is {why}" for arch in model_archs(config) if (why := layer_problem(arch, layer))]
 
 
 def _layer_lr_problems(where: str, layer_lr: dict | None, config: dict) -> list[str]:

@@ -76,7 +76,6 @@ def tap_widths(arch: str, in_channels: int, side: int, pool: str, flatten_units:
     """Units per image of every activation an extraction keeps for ``arch`` on side×side inputs (layer -> width,
     after ``pool`` and ``flatten_units``, as ``inference.pool_taps``), from :func:`_meta_pass`."""
     from transferscope.inference import pool_taps
-
     from transferscope.models import tap_names
 
     taps, _ = _meta_pass(arch, in_channels, side)

@@ -2,7 +2,7 @@
 
 A model class declares (through its ``transferscope.models.specs`` entry) ``layer_names`` (parameterised layers
 in forward order; ``layer_aliases`` name some of them by role), ``tap_names`` (activations returned by
-``forward(x, taps=True)``, followed there by :data:`PREDICTION`), ``stage_taps`` (the conv-map taps that end the architecture's stages: thesis B
+``forward(x, taps=True)``, followed there by ``specs.PREDICTION``), ``stage_taps`` (the conv-map taps that end the architecture's stages: thesis B
 measures each stage's output, globally average-pooled, along an ensemble's members) and ``head_name`` (the final
 classifier layer, an ``nn.Linear``). It owns the mapping
 from these names to its modules (:meth:`named_layer`, :meth:`set_layer`), the head (:meth:`replace_head`,
@@ -12,8 +12,6 @@ the class never asks which architecture it holds.
 from __future__ import annotations
 
 import torch.nn as nn
-
-from transferscope.models.specs import PREDICTION  # noqa: F401 - the model classes import it from here
 
 
 class TapModel(nn.Module):

@@ -6,7 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from transferscope.models.base import PREDICTION, TapModel
+from transferscope.models.base import TapModel
+from transferscope.models.specs import PREDICTION
 
 
 class VGGTaps(TapModel):
